@@ -1,0 +1,58 @@
+//! kled-agent: spawns processes, moves files and streams output for the kled
+//! core over one framed byte stream (see the `kled-protocol` crate).
+//!
+//! It is built as a static binary so that one file runs in any Linux image,
+//! and it depends on nothing but std and libc to stay small.
+
+mod files;
+mod listen;
+mod session;
+mod spawn;
+mod sys;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: kled-agent --stdio
+       kled-agent --listen SOCKET [--daemon] [--log FILE]
+
+Speaks the kled agent protocol on stdin/stdout, or on a unix socket.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut listen = None;
+    let mut daemon = false;
+    let mut log = None;
+    let mut stdio = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--stdio" => stdio = true,
+            "--daemon" => daemon = true,
+            "--listen" => listen = it.next().cloned(),
+            "--log" => log = it.next().cloned(),
+            "--version" => {
+                println!("kled-agent {} (protocol {})", env!("CARGO_PKG_VERSION"), kled_protocol::PROTOCOL_VERSION);
+                return ExitCode::SUCCESS;
+            }
+            _ => {
+                eprintln!("kled-agent: unknown argument {a:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let result = match (stdio, listen) {
+        (true, None) => {
+            session::Session::serve(std::io::stdin().lock(), std::io::stdout());
+            Ok(())
+        }
+        (false, Some(path)) => listen::run(&path, daemon, log.as_deref()),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kled-agent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

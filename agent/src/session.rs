@@ -1,0 +1,291 @@
+//! One protocol conversation: reads frames, runs requests, writes replies.
+
+use crate::{files, spawn, sys};
+use kled_protocol::{ErrorCode, ErrorReply, Frame, FrameKind, Hello, Reply, Request, PROTOCOL_VERSION};
+use std::collections::{BTreeSet, HashMap};
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+/// Process groups started by every session of this agent, so `shutdown`
+/// can stop them all.
+pub static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// The write half, shared by the threads that answer requests. Each frame is
+/// written whole under the lock.
+#[derive(Clone)]
+pub struct Out(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl Out {
+    /// Sends a frame; false once the other side is gone.
+    pub fn send(&self, frame: Frame) -> bool {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        frame.write_to(&mut *w).and_then(|_| w.flush()).is_ok()
+    }
+
+    pub fn reply(&self, id: u32, reply: &Reply) -> bool {
+        self.send(Frame::json(FrameKind::Reply, id, reply))
+    }
+
+    pub fn error(&self, id: u32, code: ErrorCode, message: impl Into<String>) -> bool {
+        self.send(Frame::json(FrameKind::Error, id, &ErrorReply { code, message: message.into() }))
+    }
+}
+
+/// What the reader must know of a running spawn.
+pub struct Running {
+    /// Process group, once the child exists.
+    pub pgid: Option<i32>,
+    /// A kill asked for before the child existed.
+    pub pending_signal: Option<i32>,
+    pub stdin: Option<mpsc::Sender<Vec<u8>>>,
+}
+
+pub type RunningMap = Arc<Mutex<HashMap<u32, Running>>>;
+
+pub struct Session {
+    out: Out,
+    running: RunningMap,
+    uploads: HashMap<u32, files::Upload>,
+}
+
+impl Session {
+    /// Serves one stream until it closes or a `shutdown` arrives.
+    pub fn serve<R: Read, W: Write + Send + 'static>(mut input: R, output: W) {
+        let out = Out(Arc::new(Mutex::new(Box::new(output))));
+        let pid = std::process::id();
+        if !out.send(Frame::json(FrameKind::Hello, 0, &Hello::new(env!("CARGO_PKG_VERSION"), Some(pid)))) {
+            return;
+        }
+        match Frame::read_from(&mut input) {
+            Ok(Some(f)) if f.kind == FrameKind::Hello => match f.parse::<Hello>() {
+                Ok(h) if h.protocol == PROTOCOL_VERSION => {}
+                Ok(h) => {
+                    out.error(
+                        0,
+                        ErrorCode::Version,
+                        format!(
+                            "kled-agent {} speaks protocol {PROTOCOL_VERSION}, client {} speaks {}",
+                            env!("CARGO_PKG_VERSION"),
+                            h.version,
+                            h.protocol
+                        ),
+                    );
+                    return;
+                }
+                Err(e) => {
+                    out.error(0, ErrorCode::Invalid, e.to_string());
+                    return;
+                }
+            },
+            Ok(Some(_)) => {
+                out.error(0, ErrorCode::Invalid, "expected HELLO as the first frame");
+                return;
+            }
+            _ => return,
+        }
+        let mut session = Session { out, running: Arc::new(Mutex::new(HashMap::new())), uploads: HashMap::new() };
+        loop {
+            match Frame::read_from(&mut input) {
+                Ok(Some(frame)) => {
+                    if !session.handle(frame) {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("kled-agent: {e}");
+                    break;
+                }
+            }
+        }
+        session.kill_all();
+    }
+
+    /// False when the session should end.
+    fn handle(&mut self, frame: Frame) -> bool {
+        let id = frame.id;
+        match frame.kind {
+            FrameKind::Request => match frame.parse::<Request>() {
+                Ok(req) => return self.request(id, req),
+                Err(e) => {
+                    self.out.error(id, ErrorCode::Invalid, e.to_string());
+                }
+            },
+            FrameKind::Input => self.input(id, frame.payload),
+            other => {
+                self.out.error(id, ErrorCode::Invalid, format!("unexpected {other:?} frame from client"));
+            }
+        }
+        true
+    }
+
+    fn input(&mut self, id: u32, data: Vec<u8>) {
+        if let Some(upload) = self.uploads.get_mut(&id) {
+            if data.is_empty() {
+                let upload = self.uploads.remove(&id).expect("present");
+                match upload.finish() {
+                    Ok(bytes) => self.out.reply(id, &Reply::Written { bytes }),
+                    Err(e) => self.out.error(id, files::code_of(&e), e.to_string()),
+                };
+            } else if let Err(e) = upload.write(&data) {
+                // Keep the entry so the rest of the input is swallowed; report at EOF.
+                upload.fail(e);
+            }
+            return;
+        }
+        let running = self.running.lock().unwrap();
+        if let Some(r) = running.get(&id) {
+            if let Some(tx) = &r.stdin {
+                // A closed stdin (the process stopped reading) drops the data.
+                let _ = tx.send(data);
+            }
+        }
+        // Input for a request that has finished is dropped: the race is normal.
+    }
+
+    fn request(&mut self, id: u32, req: Request) -> bool {
+        match req {
+            Request::Spawn(s) => {
+                let (tx, rx) = if s.stdin {
+                    let (tx, rx) = mpsc::channel();
+                    (Some(tx), Some(rx))
+                } else {
+                    (None, None)
+                };
+                self.running.lock().unwrap().insert(id, Running { pgid: None, pending_signal: None, stdin: tx });
+                let out = self.out.clone();
+                let running = self.running.clone();
+                std::thread::spawn(move || spawn::run(id, s, rx, out, running));
+            }
+            Request::Kill { target, signal } => {
+                let mut running = self.running.lock().unwrap();
+                match running.get_mut(&target) {
+                    Some(Running { pgid: Some(pgid), .. }) => sys::kill_group(*pgid, signal),
+                    Some(r) => r.pending_signal = Some(signal),
+                    None => {}
+                }
+                drop(running);
+                self.out.reply(id, &Reply::Ok);
+            }
+            Request::ReadFile { path, max_bytes } => {
+                let out = self.out.clone();
+                std::thread::spawn(move || files::read(id, &path, max_bytes, &out));
+            }
+            Request::WriteFile { path, mode, create_dirs } => match files::Upload::begin(&path, mode, create_dirs, id) {
+                Ok(u) => {
+                    self.uploads.insert(id, u);
+                }
+                Err(e) => {
+                    // Still swallow the content that follows.
+                    self.uploads.insert(id, files::Upload::failed(e));
+                }
+            },
+            Request::ListDir { path } => match files::list(&path) {
+                Ok(entries) => {
+                    self.out.reply(id, &Reply::Listing { entries });
+                }
+                Err(e) => {
+                    self.out.error(id, files::code_of(&e), format!("{path}: {e}"));
+                }
+            },
+            Request::Remove { path, recursive } => match files::remove(&path, recursive) {
+                Ok(()) => {
+                    self.out.reply(id, &Reply::Ok);
+                }
+                Err(e) => {
+                    self.out.error(id, files::code_of(&e), format!("{path}: {e}"));
+                }
+            },
+            Request::Which { programs } => {
+                let paths = programs.iter().map(|p| files::which(p)).collect();
+                self.out.reply(id, &Reply::Which { paths });
+            }
+            Request::Info => {
+                let u = sys::uname();
+                let info = kled_protocol::AgentInfo {
+                    pid: std::process::id(),
+                    uid: sys::getuid(),
+                    hostname: u.nodename,
+                    kernel_release: u.release,
+                    kernel_version: u.version,
+                    os: std::env::consts::OS.to_string(),
+                    arch: u.machine,
+                    cwd: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
+                };
+                self.out.reply(id, &Reply::Info(info));
+            }
+            Request::Shutdown => {
+                self.out.reply(id, &Reply::Ok);
+                shutdown();
+            }
+        }
+        true
+    }
+
+    /// The stream is gone: nobody will read the output of what it started.
+    fn kill_all(&self) {
+        let running = self.running.lock().unwrap();
+        for r in running.values() {
+            if let Some(pgid) = r.pgid {
+                sys::kill_group(pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Stops everything this agent started (politely, then not), and exits.
+pub fn shutdown() -> ! {
+    let groups: Vec<i32> = GROUPS.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+    let session = own_session_members();
+    for &g in &groups {
+        sys::kill_group(g, libc::SIGTERM);
+    }
+    for &p in &session {
+        // SAFETY: signalling processes of our own session.
+        unsafe {
+            libc::kill(p, libc::SIGTERM);
+        }
+    }
+    if !groups.is_empty() || !session.is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for &g in &groups {
+        sys::kill_group(g, libc::SIGKILL);
+    }
+    for p in own_session_members() {
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(p, libc::SIGKILL);
+        }
+    }
+    crate::listen::cleanup();
+    std::process::exit(0)
+}
+
+/// When the agent leads its own session (daemon mode), every process in that
+/// session was started from it, including ones whose parent already exited
+/// (`cmd &`). Listing them lets `stop` leave nothing behind.
+fn own_session_members() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    // SAFETY: getsid(0) asks about ourselves.
+    if unsafe { libc::getsid(0) } != me {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return found };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after the command name: state ppid pgrp session ...
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(3).and_then(|s| s.parse::<i32>().ok()) == Some(me) {
+            found.push(pid);
+        }
+    }
+    found
+}

@@ -1,0 +1,215 @@
+//! Running one process: pipes, output caps, timeout, exit.
+
+use crate::session::{Out, RunningMap, GROUPS};
+use crate::sys;
+use kled_protocol::{ExitInfo, Frame, FrameKind, Spawn, CHUNK};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+/// How long output may keep arriving after the process exited, from
+/// background children that inherited its pipes (`cmd &`). They are not
+/// waited for beyond this: they belong to the terminal, not to this exec.
+const LINGER: Duration = Duration::from_millis(200);
+/// After a timeout kill, how long to wait for pipes held by processes that
+/// escaped the group (setsid) before giving up on them.
+const KILL_LINGER: Duration = Duration::from_millis(500);
+
+pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, running: RunningMap) {
+    let start = Instant::now();
+    let info = match start_child(&spec) {
+        Ok(child) => {
+            let pgid = child.id() as i32;
+            GROUPS.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid);
+            let pending = {
+                let mut map = running.lock().unwrap();
+                map.get_mut(&id).and_then(|r| {
+                    r.pgid = Some(pgid);
+                    r.pending_signal.take()
+                })
+            };
+            if let Some(sig) = pending {
+                sys::kill_group(pgid, sig);
+            }
+            let info = pump(id, child, &spec, stdin, &out, start);
+            GROUPS.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid);
+            info
+        }
+        Err(e) => {
+            // Report like a shell would, so argv and shell commands agree.
+            let code = match e.kind() {
+                ErrorKind::NotFound => 127,
+                _ => 126,
+            };
+            let program = spec.argv.first().map(String::as_str).unwrap_or("");
+            let msg = format!("kled-agent: cannot run {program:?}: {e}\n");
+            out.send(Frame::new(FrameKind::Stderr, id, msg.into_bytes()));
+            ExitInfo { code: Some(code), duration_us: start.elapsed().as_micros() as u64, ..Default::default() }
+        }
+    };
+    running.lock().unwrap().remove(&id);
+    out.send(Frame::json(FrameKind::Exit, id, &info));
+}
+
+fn start_child(spec: &Spawn) -> std::io::Result<Child> {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Err(std::io::Error::new(ErrorKind::InvalidInput, "empty command"));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .envs(&spec.env)
+        .stdin(if spec.stdin { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so a timeout kills everything the command started.
+        .process_group(0);
+    if let Some(cwd) = &spec.cwd {
+        if !std::path::Path::new(cwd).is_dir() {
+            return Err(std::io::Error::new(ErrorKind::NotFound, format!("working directory {cwd} does not exist")));
+        }
+        cmd.current_dir(cwd);
+    }
+    cmd.spawn()
+}
+
+struct Stream {
+    pipe: Option<std::process::ChildStdout>,
+    err: Option<std::process::ChildStderr>,
+}
+
+fn pump(id: u32, mut child: Child, spec: &Spawn, stdin: Option<Receiver<Vec<u8>>>, out: &Out, start: Instant) -> ExitInfo {
+    let pgid = child.id() as i32;
+    if let (Some(rx), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        std::thread::spawn(move || {
+            while let Ok(chunk) = rx.recv() {
+                if chunk.is_empty() || pipe.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut streams = Stream { pipe: child.stdout.take(), err: child.stderr.take() };
+    let pidfd = sys::pidfd_open(child.id());
+    let deadline = spec.timeout_ms.map(|ms| start + Duration::from_millis(ms));
+    let mut sent = [0u64; 2];
+    let mut truncated = [false; 2];
+    let mut status: Option<ExitStatus> = None;
+    let mut linger_until: Option<Instant> = None;
+    let mut timed_out = false;
+    let mut buf = vec![0u8; CHUNK];
+    let mut client_gone = false;
+
+    loop {
+        if status.is_none() {
+            if let Ok(Some(s)) = child.try_wait() {
+                status = Some(s);
+                linger_until.get_or_insert(Instant::now() + LINGER);
+            }
+        }
+        let open = streams.pipe.is_some() || streams.err.is_some();
+        if status.is_some() && (!open || linger_until.is_some_and(|t| Instant::now() >= t)) {
+            break;
+        }
+        let now = Instant::now();
+        if let Some(d) = deadline {
+            if !timed_out && now >= d {
+                timed_out = true;
+                sys::kill_group(pgid, libc::SIGKILL);
+                let until = now + KILL_LINGER;
+                linger_until = Some(linger_until.map_or(until, |t| t.min(until)));
+            }
+        }
+        if timed_out && status.is_none() && linger_until.is_some_and(|t| now >= t) {
+            // Everything is killed; only reaping is left and it cannot take long.
+            status = child.wait().ok();
+            break;
+        }
+        // Sleep until output, exit (pidfd), the deadline or the linger end.
+        // Without a pidfd, exit is noticed by polling try_wait.
+        let mut wait = Duration::from_millis(match (pidfd.is_some() && status.is_none(), open) {
+            (true, _) => 1000,
+            (false, true) => 50,
+            (false, false) => 2,
+        });
+        if let Some(d) = deadline.filter(|_| !timed_out) {
+            wait = wait.min(d.saturating_duration_since(now));
+        }
+        if let Some(t) = linger_until {
+            wait = wait.min(t.saturating_duration_since(now));
+        }
+        let mut fds = Vec::with_capacity(3);
+        if let Some(p) = &streams.pipe {
+            fds.push(p.as_raw_fd());
+        }
+        if let Some(p) = &streams.err {
+            fds.push(p.as_raw_fd());
+        }
+        if let Some(fd) = pidfd.filter(|_| status.is_none()) {
+            fds.push(fd);
+        }
+        let ready = match sys::poll_readable(&fds, wait.as_millis().min(i32::MAX as u128) as i32) {
+            Ok(r) => r,
+            Err(_) => vec![true; fds.len()],
+        };
+        let mut idx = 0;
+        for (which, slot) in [0usize, 1].into_iter().zip([streams.pipe.is_some(), streams.err.is_some()]) {
+            if !slot {
+                continue;
+            }
+            let is_ready = ready.get(idx).copied().unwrap_or(false);
+            idx += 1;
+            if !is_ready {
+                continue;
+            }
+            let n = if which == 0 {
+                streams.pipe.as_mut().map(|p| p.read(&mut buf))
+            } else {
+                streams.err.as_mut().map(|p| p.read(&mut buf))
+            };
+            match n {
+                Some(Ok(0)) | Some(Err(_)) => {
+                    if which == 0 {
+                        streams.pipe = None;
+                    } else {
+                        streams.err = None;
+                    }
+                }
+                Some(Ok(n)) => {
+                    let room = spec.max_output.saturating_sub(sent[which]) as usize;
+                    let take = n.min(room);
+                    if take < n {
+                        truncated[which] = true;
+                    }
+                    if take > 0 && !client_gone {
+                        sent[which] += take as u64;
+                        let kind = if which == 0 { FrameKind::Stdout } else { FrameKind::Stderr };
+                        if !out.send(Frame::new(kind, id, buf[..take].to_vec())) {
+                            // Nobody reads the output any more: stop the command.
+                            client_gone = true;
+                            sys::kill_group(pgid, libc::SIGKILL);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    if let Some(fd) = pidfd {
+        sys::close(fd);
+    }
+    let status = match status {
+        Some(s) => Some(s),
+        None => child.wait().ok(),
+    };
+    ExitInfo {
+        code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
+        timed_out,
+        stdout_truncated: truncated[0],
+        stderr_truncated: truncated[1],
+        duration_us: start.elapsed().as_micros() as u64,
+    }
+}

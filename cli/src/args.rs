@@ -1,0 +1,190 @@
+//! Command-line syntax (the contract in DESIGN.md).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "kled", version, about = "Named, long-lived terminals for programs, people and AI agents")]
+pub struct Cli {
+    /// Configuration file (YAML). Default: $KLED_CONFIG, else ~/.config/kled/config.yaml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory. Default: $KLED_HOME, $XDG_STATE_HOME/kled, ~/.local/state/kled.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Top {
+    /// Create, run commands in, and remove terminals.
+    #[command(subcommand)]
+    Terminal(TerminalCmd),
+    /// The same for Neovim terminals (runtime neovim, or neovim-kata with --kata).
+    #[command(subcommand)]
+    Neovim(NeovimCmd),
+}
+
+impl Top {
+    /// Exit status for kled's own failures. exec and code pass the command's
+    /// status through, so their own failures use 125 (as `docker run` does).
+    pub fn failure_code(&self) -> u8 {
+        match self {
+            Top::Terminal(TerminalCmd::Exec(_) | TerminalCmd::Code(_)) => 125,
+            Top::Neovim(NeovimCmd::Exec(_) | NeovimCmd::Code(_)) => 125,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TerminalCmd {
+    /// Create a terminal and start it (unless --no-start).
+    Create(CreateArgs),
+    /// List terminals.
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Run a command with the terminal's shell; exits with its status.
+    Exec(ExecArgs),
+    /// Run a code snippet (CODE "-" reads stdin).
+    Code(CodeArgs),
+    /// Start a terminal (idempotent).
+    Start(NameArg),
+    /// Stop a terminal, keeping its data (idempotent).
+    Stop(NameArg),
+    /// Stop and delete a terminal.
+    #[command(alias = "remove")]
+    Rm(NameArg),
+    /// Create and start COUNT terminals named PREFIX-1..COUNT, all or nothing.
+    Bulk(BulkArgs),
+    /// Every runtime, whether it works here, and what it needs.
+    Providers(ListArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NeovimCmd {
+    /// Neovim terminals.
+    List(ListArgs),
+    /// Create (if needed) and start a Neovim terminal.
+    Start(NeovimStartArgs),
+    Exec(ExecArgs),
+    Stop(NameArg),
+    Bulk(NeovimBulkArgs),
+    Code(CodeArgs),
+    Providers(ListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NameArg {
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct OptionArgs {
+    /// Container image (container runtimes).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// CPUs (container runtimes).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Memory in MiB (container runtimes).
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u64>,
+    /// Operating-system flavour, which picks the shell: linux (/bin/sh), mac (/bin/zsh), windows (powershell.exe).
+    #[arg(long = "env", value_name = "linux|windows|mac")]
+    pub os: Option<String>,
+    /// Any runtime option; VALUE is JSON if it parses, else a string. KEY may be dotted: env.FOO=bar.
+    #[arg(long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    pub name: String,
+    /// Runtime: local, container, gvisor, kata, neovim, neovim-kata, ssh.
+    #[arg(long, default_value = "local")]
+    pub runtime: String,
+    #[command(flatten)]
+    pub options: OptionArgs,
+    /// Only create; start later with `kled terminal start`.
+    #[arg(long)]
+    pub no_start: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    pub name: String,
+    /// Kill the command (and everything it started) after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Working directory inside the terminal.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Environment variable for the command.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// The command; its words are joined with spaces and run by the terminal's shell.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CodeArgs {
+    pub name: String,
+    /// Language: py js ts c cpp java php rs go d f90 r bash sh, or a long name.
+    #[arg(long)]
+    pub lang: String,
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// The code, or "-" to read it from stdin.
+    pub code: String,
+}
+
+#[derive(Args, Debug)]
+pub struct BulkArgs {
+    pub count: usize,
+    /// Name prefix (default: the runtime name).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    #[arg(long, default_value = "local")]
+    pub runtime: String,
+    #[command(flatten)]
+    pub options: OptionArgs,
+    /// How many to create at once.
+    #[arg(long, default_value_t = kled::DEFAULT_BULK_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Only create them.
+    #[arg(long)]
+    pub no_start: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NeovimStartArgs {
+    pub name: String,
+    /// Run Neovim inside an isolated container (runtime neovim-kata).
+    #[arg(long)]
+    pub kata: bool,
+    #[command(flatten)]
+    pub options: OptionArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct NeovimBulkArgs {
+    pub count: usize,
+    #[arg(long)]
+    pub prefix: Option<String>,
+    #[arg(long)]
+    pub kata: bool,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,262 @@
+//! What each command does, on the core's Manager.
+
+use crate::args::*;
+use crate::output;
+use kled::{BulkRequest, CodeRequest, Config, ExecEvent, ExecRequest, Kind, Manager};
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+type Result<T> = std::result::Result<T, kled::Error>;
+
+/// Runs the command; returns the process exit status.
+pub async fn run(cli: Cli) -> Result<u8> {
+    let config = Config::load(cli.config.as_deref())?;
+    let manager = Manager::new(cli.state_dir.clone(), config)?;
+    match cli.command {
+        Top::Terminal(cmd) => terminal(&manager, cmd).await,
+        Top::Neovim(cmd) => neovim(&manager, cmd).await,
+    }
+}
+
+async fn terminal(m: &Manager, cmd: TerminalCmd) -> Result<u8> {
+    match cmd {
+        TerminalCmd::Create(a) => create(m, &a.runtime, &a.name, &a.options, !a.no_start).await,
+        TerminalCmd::List(a) => list(m, a.json, |_| true).await,
+        TerminalCmd::Exec(a) => exec(m, a).await,
+        TerminalCmd::Code(a) => code(m, a).await,
+        TerminalCmd::Start(a) => {
+            m.get_terminal(&a.name).await?.start().await?;
+            println!("started {}", a.name);
+            Ok(0)
+        }
+        TerminalCmd::Stop(a) => {
+            m.get_terminal(&a.name).await?.stop().await?;
+            println!("stopped {}", a.name);
+            Ok(0)
+        }
+        TerminalCmd::Rm(a) => {
+            m.remove_terminal(&a.name).await?;
+            println!("removed {}", a.name);
+            Ok(0)
+        }
+        TerminalCmd::Bulk(a) => {
+            let options = build_options(&a.options)?;
+            bulk(m, &a.runtime, a.count, a.prefix, options, !a.no_start, a.concurrency, a.json).await
+        }
+        TerminalCmd::Providers(a) => providers(m, a.json, |_| true),
+    }
+}
+
+fn is_neovim(k: Kind) -> bool {
+    matches!(k, Kind::Neovim | Kind::NeovimKata)
+}
+
+async fn neovim(m: &Manager, cmd: NeovimCmd) -> Result<u8> {
+    let kind = |kata: bool| if kata { "neovim-kata" } else { "neovim" };
+    match cmd {
+        NeovimCmd::List(a) => list(m, a.json, is_neovim).await,
+        NeovimCmd::Start(a) => match m.get_terminal(&a.name).await {
+            Ok(t) => {
+                t.start().await?;
+                println!("started {}", a.name);
+                Ok(0)
+            }
+            Err(e) if e.kind() == kled::ErrorKind::NotFound => create(m, kind(a.kata), &a.name, &a.options, true).await,
+            Err(e) => Err(e),
+        },
+        NeovimCmd::Exec(a) => exec(m, a).await,
+        NeovimCmd::Stop(a) => {
+            m.get_terminal(&a.name).await?.stop().await?;
+            println!("stopped {}", a.name);
+            Ok(0)
+        }
+        NeovimCmd::Bulk(a) => {
+            bulk(m, kind(a.kata), a.count, a.prefix, serde_json::Value::Null, true, kled::DEFAULT_BULK_CONCURRENCY, a.json).await
+        }
+        NeovimCmd::Code(a) => code(m, a).await,
+        NeovimCmd::Providers(a) => providers(m, a.json, is_neovim),
+    }
+}
+
+/// Turns the option flags into the runtime's JSON options.
+pub fn build_options(a: &OptionArgs) -> Result<serde_json::Value> {
+    let mut o = serde_json::Map::new();
+    if let Some(v) = &a.image {
+        o.insert("image".into(), v.clone().into());
+    }
+    if let Some(v) = a.cpus {
+        o.insert("cpus".into(), v.into());
+    }
+    if let Some(v) = a.memory {
+        o.insert("memory".into(), v.into());
+    }
+    if let Some(v) = &a.os {
+        o.insert("os".into(), v.clone().into());
+    }
+    for kv in &a.opts {
+        let (key, value) = kv
+            .split_once('=')
+            .ok_or_else(|| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("--opt {kv:?}: expected KEY=VALUE")))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        let mut path: Vec<&str> = key.split('.').collect();
+        let last = path.pop().unwrap_or_default();
+        let mut node = &mut o;
+        for part in path {
+            let entry = node.entry(part.to_string()).or_insert_with(|| serde_json::json!({}));
+            if !entry.is_object() {
+                *entry = serde_json::json!({});
+            }
+            node = entry.as_object_mut().expect("just made an object");
+        }
+        node.insert(last.to_string(), value);
+    }
+    Ok(serde_json::Value::Object(o))
+}
+
+async fn create(m: &Manager, kind: &str, name: &str, options: &OptionArgs, start: bool) -> Result<u8> {
+    let options = build_options(options)?;
+    let t = m.create_terminal(kind, name, options).await?;
+    if start {
+        if let Err(e) = t.start().await {
+            return Err(e.context(format!(
+                "created {name} but could not start it (fix the cause and run `kled terminal start {name}`, or `kled terminal rm {name}`)"
+            )));
+        }
+        println!("created and started {name} ({kind})");
+    } else {
+        println!("created {name} ({kind})");
+    }
+    Ok(0)
+}
+
+async fn list(m: &Manager, json: bool, keep: impl Fn(Kind) -> bool) -> Result<u8> {
+    let listing = m.list_terminals().await?;
+    for p in &listing.problems {
+        eprintln!("kled: warning: skipping terminal {}: {}", p.name, p.error);
+    }
+    let terminals: Vec<_> = listing.terminals.into_iter().filter(|t| keep(t.kind)).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&terminals).expect("serializes"));
+    } else {
+        output::terminal_table(&terminals);
+    }
+    Ok(0)
+}
+
+fn providers(m: &Manager, json: bool, keep: impl Fn(Kind) -> bool) -> Result<u8> {
+    let ps: Vec<_> = m.providers().into_iter().filter(|p| keep(p.kind)).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ps).expect("serializes"));
+    } else {
+        output::provider_table(&ps);
+    }
+    Ok(0)
+}
+
+fn secs(s: Option<f64>) -> Result<Option<Duration>> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(kled::Error::new(kled::ErrorKind::InvalidArgument, format!("--timeout must be a positive number of seconds, not {s}"))),
+    }
+}
+
+async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
+    let t = m.get_terminal(&a.name).await?;
+    let mut req = ExecRequest::new(a.command.join(" "));
+    req.timeout = secs(a.timeout)?;
+    req.cwd = a.cwd;
+    for kv in &a.env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("-e {kv:?}: expected KEY=VAL")))?;
+        req = req.env(k, v);
+    }
+    let mut stream = t.exec_stream(req).await?;
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    while let Some(ev) = stream.next().await {
+        match ev? {
+            ExecEvent::Stdout(b) => {
+                // A closed stdout (`| head`) ends our interest, like a shell pipe.
+                if out.write_all(&b).and_then(|_| out.flush()).is_err() {
+                    return Ok(141);
+                }
+            }
+            ExecEvent::Stderr(b) => {
+                let _ = err.write_all(&b);
+                let _ = err.flush();
+            }
+            ExecEvent::Exit(st) => {
+                if st.timed_out {
+                    let _ = writeln!(err, "kled: command timed out after {:.1}s and was killed", st.duration.as_secs_f64());
+                    return Ok(124);
+                }
+                if st.truncated {
+                    let _ = writeln!(err, "kled: output was truncated at {} bytes per stream", kled::DEFAULT_MAX_OUTPUT);
+                }
+                let code = match (st.exit_code, st.signal) {
+                    (Some(c), _) => c,
+                    (None, Some(s)) => 128 + s,
+                    _ => 255,
+                };
+                return Ok(code.clamp(0, 255) as u8);
+            }
+        }
+    }
+    Err(kled::Error::new(kled::ErrorKind::Agent, "the command ended without an exit status"))
+}
+
+async fn code(m: &Manager, a: CodeArgs) -> Result<u8> {
+    let t = m.get_terminal(&a.name).await?;
+    let code = if a.code == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("cannot read code from stdin: {e}")))?;
+        s
+    } else {
+        a.code
+    };
+    let mut req = CodeRequest::new(a.lang, code);
+    req.timeout = secs(a.timeout)?;
+    let r = t.run_code_with(req).await?;
+    std::io::stdout().write_all(&r.stdout).ok();
+    std::io::stderr().write_all(&r.stderr).ok();
+    if r.timed_out {
+        eprintln!("kled: code timed out after {:.1}s and was killed", r.duration.as_secs_f64());
+        return Ok(124);
+    }
+    Ok(r.shell_status().clamp(0, 255) as u8)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn bulk(
+    m: &Manager,
+    kind: &str,
+    count: usize,
+    prefix: Option<String>,
+    options: serde_json::Value,
+    start: bool,
+    concurrency: usize,
+    json: bool,
+) -> Result<u8> {
+    let bar = output::progress_bar(count as u64, if start { "creating and starting" } else { "creating" });
+    let progress_bar = bar.clone();
+    let mut req = BulkRequest::new(kind, count);
+    req.prefix = prefix;
+    req.options = options;
+    req.start = start;
+    req.concurrency = concurrency;
+    req.progress = Some(Arc::new(move |done, _total| progress_bar.set_position(done as u64)));
+    let result = m.create_bulk(req).await;
+    bar.finish_and_clear();
+    let terminals = result?;
+    let names: Vec<&str> = terminals.iter().map(|t| t.name()).collect();
+    if json {
+        println!("{}", serde_json::to_string(&names).expect("serializes"));
+    } else {
+        println!("created {} {kind} terminals: {}", names.len(), names.join(" "));
+    }
+    Ok(0)
+}

@@ -1,0 +1,36 @@
+//! The `kled` command.
+
+mod args;
+mod commands;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kled: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let failure = cli.command.failure_code();
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kled: {e}");
+            ExitCode::from(failure)
+        }
+    }
+}
+
+/// Logs to stderr; the level comes from `KLED_LOG` (e.g. `debug`,
+/// `kled=trace`), default warnings only.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KLED_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,172 @@
+//! Configuration: a YAML file plus environment variables.
+//!
+//! The file comes from an explicit path, else `$KLED_CONFIG`, else
+//! `$XDG_CONFIG_HOME/kled/config.yaml` (`~/.config/kled/config.yaml`) when it
+//! exists. Unknown keys are errors naming the key. Environment variables
+//! `LIBRECHAT_CODE_BASEURL` and `LIBRECHAT_CODE_API_KEY` override the file.
+//!
+//! ```yaml
+//! coder:     { url: https://coder.example.com, token: ..., timeout: 30 }
+//! kata:      { url: unix:///run/kled/kata.sock, timeout: 30 }
+//! librechat: { base_url: https://api.librechat.ai/v1, api_key: ... }
+//! ```
+
+use crate::error::{Error, ErrorKind, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_LIBRECHAT_BASE_URL: &str = "https://api.librechat.ai/v1";
+
+/// A string that never shows itself in `Debug` output, logs or errors.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub coder: CoderConfig,
+    pub kata: KataConfig,
+    pub librechat: LibreChatConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoderConfig {
+    pub url: Option<String>,
+    pub token: Option<Secret>,
+    /// Seconds.
+    pub timeout: u64,
+}
+
+impl Default for CoderConfig {
+    fn default() -> Self {
+        CoderConfig { url: None, token: None, timeout: 30 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KataConfig {
+    /// Engine endpoint whose default OCI runtime is Kata.
+    pub url: Option<String>,
+    /// Seconds.
+    pub timeout: u64,
+}
+
+impl Default for KataConfig {
+    fn default() -> Self {
+        KataConfig { url: None, timeout: 30 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LibreChatConfig {
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+}
+
+impl Default for LibreChatConfig {
+    fn default() -> Self {
+        LibreChatConfig { base_url: DEFAULT_LIBRECHAT_BASE_URL.to_string(), api_key: None }
+    }
+}
+
+impl Config {
+    /// Parses YAML; the error names the offending key and where it is.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Config> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml::from_str(text).map_err(|e| Error::new(ErrorKind::Config, format!("{origin}: {e}")))
+    }
+
+    /// The configuration in force: file (explicit, `$KLED_CONFIG`, or the
+    /// default location if present), then the environment on top.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let explicit = path.map(Path::to_path_buf).or_else(|| std::env::var_os("KLED_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+        let mut config = match explicit {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| Error::new(ErrorKind::Config, format!("cannot read config file {}: {e}", p.display())))?;
+                Config::from_yaml(&text, &p.display().to_string())?
+            }
+            None => match default_path() {
+                Some(p) if p.exists() => {
+                    let text = std::fs::read_to_string(&p)
+                        .map_err(|e| Error::new(ErrorKind::Config, format!("cannot read config file {}: {e}", p.display())))?;
+                    Config::from_yaml(&text, &p.display().to_string())?
+                }
+                _ => Config::default(),
+            },
+        };
+        config.apply_env();
+        Ok(config)
+    }
+
+    fn apply_env(&mut self) {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(url) = var("LIBRECHAT_CODE_BASEURL") {
+            self.librechat.base_url = url;
+        }
+        if let Some(key) = var("LIBRECHAT_CODE_API_KEY") {
+            self.librechat.api_key = Some(Secret::new(key));
+        }
+    }
+}
+
+fn default_path() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("XDG_CONFIG_HOME").or_else(|| env("HOME").map(|h| h.join(".config"))).map(|d| d.join("kled/config.yaml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections_with_defaults() {
+        let c = Config::from_yaml("coder:\n  url: https://c.example\n  token: s3cret\nkata:\n  timeout: 5\n", "t").unwrap();
+        assert_eq!(c.coder.url.as_deref(), Some("https://c.example"));
+        assert_eq!(c.coder.token.as_ref().unwrap().expose(), "s3cret");
+        assert_eq!(c.coder.timeout, 30);
+        assert_eq!(c.kata.timeout, 5);
+        assert_eq!(c.librechat.base_url, DEFAULT_LIBRECHAT_BASE_URL);
+        assert_eq!(Config::from_yaml("", "t").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::from_yaml("coder:\n  tokn: x\n", "cfg.yaml").unwrap_err();
+        assert!(e.message().contains("tokn"), "{e}");
+        assert!(e.message().starts_with("cfg.yaml"), "{e}");
+        let e = Config::from_yaml("bogus: 1\n", "cfg.yaml").unwrap_err();
+        assert!(e.message().contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_yaml("librechat:\n  api_key: sk-live-123\ncoder:\n  token: tok-456\n", "t").unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("sk-live-123") && !dbg.contains("tok-456"), "{dbg}");
+        assert!(dbg.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,44 @@
+//! `providers`: every runtime kled knows, whether it works here, and what it
+//! needs.
+
+use crate::kind::Kind;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Provider {
+    pub kind: Kind,
+    /// Terminals of this kind can be created on this machine now.
+    pub available: bool,
+    pub description: &'static str,
+    /// What the runtime needs installed or configured.
+    pub needs: &'static str,
+    /// Why it is not available, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+pub fn providers() -> Vec<Provider> {
+    Kind::ALL
+        .into_iter()
+        .map(|kind| {
+            let (description, needs) = describe(kind);
+            let reason = match crate::runtime::runtime_for(kind) {
+                Ok(_) => None,
+                Err(e) => Some(e.message().to_string()),
+            };
+            Provider { kind, available: reason.is_none(), description, needs, reason }
+        })
+        .collect()
+}
+
+fn describe(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Local => ("processes on this host, under a kled-agent daemon", "nothing (the agent is built into kled)"),
+        Kind::Container => ("a Podman or Docker container", "a Docker-compatible engine socket (podman system service)"),
+        Kind::Gvisor => ("a container isolated by gVisor (runsc)", "an engine with the runsc runtime"),
+        Kind::Kata => ("a container isolated in a Kata Containers VM", "an engine with the kata runtime and /dev/kvm"),
+        Kind::Neovim => ("a headless Neovim driven over msgpack-RPC", "nvim 0.7+ on PATH"),
+        Kind::NeovimKata => ("headless Neovim inside an isolated container", "nvim in the image and an isolated runtime"),
+        Kind::Ssh => ("a remote host over SSH", "SSH_HOST, SSH_USERNAME, SSH_KEY"),
+    }
+}

@@ -1,0 +1,263 @@
+//! Local terminals: a kled-agent daemon on this host, listening on a unix
+//! socket in the state directory. The daemon outlives the process that
+//! started it, so any process (CLI, Python, C) can exec in the terminal, and
+//! `stop` ends everything that ran in it.
+
+use super::{parse_options, Ctx, ExecProfile, Runtime};
+use crate::agent::{install_agent, AgentClient};
+use crate::error::{Error, ErrorKind, Result};
+use crate::kind::Kind;
+use crate::state::{Record, StateDir};
+use async_trait::async_trait;
+use kled_protocol::{Reply, Request};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+/// Longest unix socket path (sun_path is 108 bytes with the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    #[default]
+    Linux,
+    #[serde(alias = "macos", alias = "darwin")]
+    Mac,
+    Windows,
+}
+
+impl Os {
+    fn default_shell(self) -> &'static str {
+        match self {
+            Os::Linux => "/bin/sh",
+            Os::Mac => "/bin/zsh",
+            Os::Windows => "powershell.exe",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalOptions {
+    /// Picks the default shell: linux /bin/sh, mac /bin/zsh, windows powershell.exe.
+    #[serde(default)]
+    pub os: Os,
+    /// A shell to use instead of the os default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+    /// Working directory; default: a directory of the terminal's own in the state dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// Environment for every command.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Runtime facts kept in the record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LocalData {
+    socket: String,
+    pid: u32,
+    workdir: String,
+}
+
+pub struct LocalRuntime;
+
+impl LocalRuntime {
+    fn options(rec: &Record) -> Result<LocalOptions> {
+        parse_options(Kind::Local, &rec.options)
+    }
+
+    fn workdir(state: &StateDir, rec: &Record, opts: &LocalOptions) -> PathBuf {
+        match &opts.workdir {
+            Some(w) => PathBuf::from(w),
+            None => state.root().join("work").join(&rec.name),
+        }
+    }
+
+    fn socket_path(state: &StateDir, name: &str) -> Result<PathBuf> {
+        let p = state.subdir("run")?.join(format!("{name}.sock"));
+        if p.as_os_str().len() <= MAX_SOCKET_PATH {
+            return Ok(p);
+        }
+        // A deep state dir: fall back to a private directory under /tmp.
+        let uid = unsafe { libc::getuid() };
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in state.root().as_os_str().as_encoded_bytes() {
+            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
+        }
+        let dir = std::env::temp_dir().join(format!("kled-{uid}-{h:016x}"));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        Ok(dir.join(format!("{name}.sock")))
+    }
+
+    async fn dial(socket: &Path, name: &str) -> Result<AgentClient> {
+        let stream = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| Error::agent(format!("terminal {name:?}: cannot reach its agent at {}: {e}", socket.display())))?;
+        let (r, w) = stream.into_split();
+        AgentClient::connect(r, w, &format!("terminal {name:?}"), CONNECT_DEADLINE).await
+    }
+
+    fn data(rec: &Record) -> Option<LocalData> {
+        serde_json::from_value(rec.runtime.clone()).ok()
+    }
+}
+
+use std::os::unix::fs::DirBuilderExt;
+
+#[async_trait]
+impl Runtime for LocalRuntime {
+    fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
+        let opts: LocalOptions = parse_options(Kind::Local, options)?;
+        if let Some(w) = &opts.workdir {
+            if !Path::new(w).is_absolute() {
+                return Err(Error::invalid(format!("workdir must be an absolute path, not {w:?}")));
+            }
+        }
+        if let Some(k) = opts.env.keys().find(|k| k.is_empty() || k.contains('=') || k.contains('\0')) {
+            return Err(Error::invalid(format!("invalid environment variable name {k:?}")));
+        }
+        Ok(serde_json::to_value(opts).expect("options serialize"))
+    }
+
+    async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
+        let opts = Self::options(rec)?;
+        let dir = Self::workdir(ctx.state, rec, &opts);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))
+    }
+
+    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient> {
+        let opts = Self::options(rec)?;
+        let name = rec.name.clone();
+        let socket = Self::socket_path(ctx.state, &name)?;
+        // An agent still serving this terminal (start is idempotent).
+        if let Ok(client) = Self::dial(&socket, &name).await {
+            let workdir = Self::workdir(ctx.state, rec, &opts).display().to_string();
+            rec.runtime = serde_json::to_value(LocalData { socket: socket.display().to_string(), pid: client.agent().pid.unwrap_or(0), workdir })
+                .expect("serializes");
+            return Ok(client);
+        }
+        let workdir = Self::workdir(ctx.state, rec, &opts);
+        std::fs::create_dir_all(&workdir)
+            .map_err(|e| Error::io(format!("cannot create working directory {}", workdir.display()), e))?;
+        let agent = install_agent(&ctx.state.subdir("bin")?)?;
+        let log = ctx.state.subdir("logs")?.join(format!("{name}.log"));
+        let out = tokio::process::Command::new(&agent)
+            .arg("--listen")
+            .arg(&socket)
+            .arg("--daemon")
+            .arg("--log")
+            .arg(&log)
+            .current_dir(&workdir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .await
+            .map_err(|e| Error::io(format!("cannot start the agent {}", agent.display()), e))?;
+        if !out.status.success() {
+            return Err(Error::agent(format!(
+                "terminal {name:?}: the agent failed to start: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let client = Self::dial(&socket, &name).await?;
+        let shell = opts.shell.clone().unwrap_or_else(|| opts.os.default_shell().to_string());
+        let found = match client.request(Request::Which { programs: vec![shell.clone()] }).await? {
+            Reply::Which { paths } => paths.into_iter().next().flatten(),
+            other => return Err(Error::agent(format!("unexpected reply to which: {other:?}"))),
+        };
+        if found.is_none() {
+            let _ = client.request(Request::Shutdown).await;
+            let why = if opts.shell.is_some() { "the shell option".to_string() } else { format!("os={:?}", opts.os).to_lowercase() };
+            return Err(Error::new(
+                ErrorKind::RuntimeUnavailable,
+                format!("terminal {name:?}: shell {shell} ({why}) is not installed on this host; install it, or pick another with --opt shell=PATH"),
+            ));
+        }
+        rec.runtime = serde_json::to_value(LocalData {
+            socket: socket.display().to_string(),
+            pid: client.agent().pid.unwrap_or(0),
+            workdir: workdir.display().to_string(),
+        })
+        .expect("serializes");
+        Ok(client)
+    }
+
+    async fn connect(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<AgentClient> {
+        let socket = match Self::data(rec) {
+            Some(d) => PathBuf::from(d.socket),
+            None => Self::socket_path(ctx.state, &rec.name)?,
+        };
+        Self::dial(&socket, &rec.name).await
+    }
+
+    async fn stop(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
+        let data = Self::data(rec);
+        match self.connect(ctx, rec).await {
+            Ok(client) => {
+                // The agent replies, then kills what runs and exits.
+                let _ = client.request(Request::Shutdown).await;
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                while !client.is_closed() && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            Err(_) => {
+                // Unreachable agent: make sure it is not left running.
+                if let Some(d) = &data {
+                    if is_our_agent(d.pid) {
+                        unsafe {
+                            libc::kill(d.pid as i32, libc::SIGKILL);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(d) = data {
+            let _ = std::fs::remove_file(&d.socket);
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<()> {
+        let opts = Self::options(rec)?;
+        // Only the directory kled made is deleted, never one the user named.
+        if opts.workdir.is_none() {
+            let dir = Self::workdir(ctx.state, rec, &opts);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+            }
+        }
+        let _ = std::fs::remove_file(ctx.state.root().join("logs").join(format!("{}.log", rec.name)));
+        Ok(())
+    }
+
+    fn profile(&self, rec: &Record) -> Result<ExecProfile> {
+        let opts = Self::options(rec)?;
+        let shell = opts.shell.clone().unwrap_or_else(|| opts.os.default_shell().to_string());
+        let prefix = match opts.os {
+            Os::Windows => vec![shell, "-NoProfile".into(), "-NonInteractive".into(), "-Command".into()],
+            _ => vec![shell, "-c".into()],
+        };
+        let mut env = opts.env.clone();
+        env.insert("KLED_TERMINAL".into(), rec.name.clone());
+        Ok(ExecProfile { shell: prefix, env })
+    }
+}
+
+/// True when `pid` is alive and is a kled-agent (not a recycled pid).
+fn is_our_agent(pid: u32) -> bool {
+    pid > 0
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains("kled-agent"))
+            .unwrap_or(false)
+}

@@ -1,0 +1,77 @@
+//! Runtimes: how a terminal of each kind is created, started, reached and
+//! stopped. Everything after "reached" (exec, files, code) is the same for
+//! every runtime, because every runtime hosts a kled-agent.
+
+mod local;
+
+use crate::agent::AgentClient;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::kind::Kind;
+use crate::state::{Record, StateDir};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+/// What a runtime may use of the manager.
+pub(crate) struct Ctx<'a> {
+    pub state: &'a StateDir,
+    #[allow(dead_code)]
+    pub config: &'a Config,
+}
+
+/// How commands run in a started terminal.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecProfile {
+    /// Prefix that runs a shell command string: the string is appended.
+    pub shell: Vec<String>,
+    /// Environment every command gets.
+    pub env: BTreeMap<String, String>,
+}
+
+impl ExecProfile {
+    pub fn shell_argv(&self, command: &str) -> Vec<String> {
+        let mut argv = self.shell.clone();
+        argv.push(command.to_string());
+        argv
+    }
+}
+
+#[async_trait]
+pub(crate) trait Runtime: Send + Sync {
+    /// Checks options at creation; returns them normalised for the record.
+    fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value>;
+    /// Prepares what the terminal needs before its first start.
+    async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()>;
+    /// Makes the terminal runnable and returns a connection to its agent.
+    /// Also used to bring back a terminal whose agent died.
+    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient>;
+    /// Connects to the agent of a started terminal.
+    async fn connect(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<AgentClient>;
+    /// Stops everything the terminal runs; keeps its data.
+    async fn stop(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()>;
+    /// Deletes what `create` and `start` made (the terminal is stopped first).
+    async fn remove(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<()>;
+    fn profile(&self, rec: &Record) -> Result<ExecProfile>;
+}
+
+/// The runtime for `kind`, or why there is none in this build.
+pub(crate) fn runtime_for(kind: Kind) -> Result<&'static dyn Runtime> {
+    match kind {
+        Kind::Local => Ok(&local::LocalRuntime),
+        other => Err(Error::new(
+            ErrorKind::RuntimeUnavailable,
+            format!(
+                "runtime {other} is not available in this version of kled yet; `kled terminal providers` lists what works here"
+            ),
+        )),
+    }
+}
+
+/// Parses runtime options with unknown keys named in the error.
+pub(crate) fn parse_options<T: serde::de::DeserializeOwned>(kind: Kind, options: &serde_json::Value) -> Result<T> {
+    let value = if options.is_null() { serde_json::json!({}) } else { options.clone() };
+    if !value.is_object() {
+        return Err(Error::invalid(format!("options for a {kind} terminal must be a JSON object, not {value}")));
+    }
+    serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid options for a {kind} terminal: {e}")))
+}

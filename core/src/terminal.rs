@@ -1,0 +1,356 @@
+//! A handle on one named terminal: lifecycle, exec, code and files.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::exec::{Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, DEFAULT_MAX_OUTPUT};
+use crate::kind::Kind;
+use crate::languages::Language;
+use crate::manager::{Connection, Manager};
+use crate::runtime::runtime_for;
+use crate::state::{Record, State};
+use kled_protocol::{AgentInfo, DirEntry, Reply, Request, Spawn};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long past its own timeout an exec may go before the client gives up
+/// on the agent (which enforces the timeout itself).
+const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
+
+/// What `list` shows of a terminal.
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalInfo {
+    pub name: String,
+    pub kind: Kind,
+    pub state: State,
+    pub options: serde_json::Value,
+    pub created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<&Record> for TerminalInfo {
+    fn from(r: &Record) -> TerminalInfo {
+        TerminalInfo {
+            name: r.name.clone(),
+            kind: r.kind,
+            state: r.state,
+            options: r.options.clone(),
+            created_at: r.created_at,
+            error: r.error.clone(),
+        }
+    }
+}
+
+/// A terminal by name. Cheap to clone. Its state lives in the state dir, so
+/// another process may change it: `state()` always reads the current one.
+#[derive(Clone)]
+pub struct Terminal {
+    manager: Manager,
+    name: Arc<str>,
+    kind: Kind,
+}
+
+impl std::fmt::Debug for Terminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Terminal").field("name", &self.name).field("kind", &self.kind).finish()
+    }
+}
+
+/// A `run_code` request.
+#[derive(Debug, Clone)]
+pub struct CodeRequest {
+    pub lang: String,
+    pub code: String,
+    /// Arguments for the program.
+    pub args: Vec<String>,
+    pub stdin: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+}
+
+impl CodeRequest {
+    pub fn new(lang: impl Into<String>, code: impl Into<String>) -> CodeRequest {
+        CodeRequest { lang: lang.into(), code: code.into(), args: Vec::new(), stdin: None, timeout: None }
+    }
+}
+
+impl Terminal {
+    pub(crate) fn new(manager: Manager, name: &str, kind: Kind) -> Terminal {
+        Terminal { manager, name: name.into(), kind }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+
+    fn record(&self) -> Result<Record> {
+        self.manager.inner.state.load(&self.name)
+    }
+
+    pub async fn state(&self) -> Result<State> {
+        Ok(self.record()?.state)
+    }
+
+    pub async fn info(&self) -> Result<TerminalInfo> {
+        Ok(TerminalInfo::from(&self.record()?))
+    }
+
+    /// Makes the terminal runnable. Idempotent.
+    pub async fn start(&self) -> Result<()> {
+        let _lock = self.manager.lock(&self.name).await?;
+        let mut record = self.record()?;
+        let runtime = runtime_for(record.kind)?;
+        let ctx = self.manager.ctx();
+        if record.state == State::Running {
+            if let Ok(client) = runtime.connect(&ctx, &record).await {
+                let profile = Arc::new(runtime.profile(&record)?);
+                self.manager.remember(&self.name, Connection { client, profile });
+                return Ok(());
+            }
+        }
+        self.manager.forget(&self.name);
+        match runtime.start(&ctx, &mut record).await {
+            Ok(client) => {
+                record.state = State::Running;
+                record.error = None;
+                let profile = Arc::new(runtime.profile(&record)?);
+                self.manager.inner.state.save(&record)?;
+                self.manager.remember(&self.name, Connection { client, profile });
+                tracing::info!(terminal = %self.name, "started");
+                Ok(())
+            }
+            Err(e) => {
+                record.state = State::Failed;
+                record.error = Some(e.message().to_string());
+                let _ = self.manager.inner.state.save(&record);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops everything running in the terminal and keeps its data. Idempotent.
+    pub async fn stop(&self) -> Result<()> {
+        let _lock = self.manager.lock(&self.name).await?;
+        let mut record = self.record()?;
+        self.manager.forget(&self.name);
+        if matches!(record.state, State::Created | State::Stopped) {
+            return Ok(());
+        }
+        runtime_for(record.kind)?.stop(&self.manager.ctx(), &mut record).await?;
+        record.state = State::Stopped;
+        self.manager.inner.state.save(&record)?;
+        tracing::info!(terminal = %self.name, "stopped");
+        Ok(())
+    }
+
+    /// Stops the terminal and deletes it and its data.
+    pub async fn remove(&self) -> Result<()> {
+        let _lock = self.manager.lock(&self.name).await?;
+        let mut record = self.record()?;
+        self.manager.forget(&self.name);
+        let runtime = runtime_for(record.kind)?;
+        let ctx = self.manager.ctx();
+        if !matches!(record.state, State::Created | State::Stopped) {
+            runtime.stop(&ctx, &mut record).await?;
+        }
+        runtime.remove(&ctx, &record).await?;
+        self.manager.inner.state.delete(&self.name)?;
+        tracing::info!(terminal = %self.name, "removed");
+        Ok(())
+    }
+
+    fn spawn_spec(&self, conn: &Connection, req: &ExecRequest) -> Spawn {
+        let argv = match &req.command {
+            Command::Shell(s) => conn.profile.shell_argv(s),
+            Command::Argv(v) => v.clone(),
+        };
+        let mut env = conn.profile.env.clone();
+        env.extend(req.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Spawn {
+            argv,
+            env,
+            cwd: req.cwd.clone(),
+            stdin: req.stdin.is_some(),
+            timeout_ms: req.timeout.map(|t| t.as_millis().max(1) as u64),
+            max_output: req.max_output.unwrap_or(DEFAULT_MAX_OUTPUT),
+        }
+    }
+
+    /// Runs a command and collects its output. A non-zero exit is a result.
+    pub async fn exec(&self, req: ExecRequest) -> Result<ExecResult> {
+        let mut stream = self.exec_stream(req).await?;
+        let deadline = stream.timeout.map(|t| tokio::time::Instant::now() + t + WATCHDOG_GRACE);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        loop {
+            let next = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, stream.next()).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        // The agent should have ended it long ago: stop waiting.
+                        let _ = stream.handle.kill(libc::SIGKILL);
+                        return Ok(ExecResult {
+                            stdout,
+                            stderr,
+                            exit_code: None,
+                            signal: None,
+                            timed_out: true,
+                            truncated: false,
+                            duration: stream.started.elapsed(),
+                        });
+                    }
+                },
+                None => stream.next().await,
+            };
+            match next {
+                Some(Ok(ExecEvent::Stdout(b))) => stdout.extend_from_slice(&b),
+                Some(Ok(ExecEvent::Stderr(b))) => stderr.extend_from_slice(&b),
+                Some(Ok(ExecEvent::Exit(st))) => {
+                    return Ok(ExecResult {
+                        stdout,
+                        stderr,
+                        exit_code: st.exit_code,
+                        signal: st.signal,
+                        timed_out: st.timed_out,
+                        truncated: st.truncated,
+                        duration: st.duration,
+                    })
+                }
+                Some(Err(e)) => return Err(e.context(format!("exec in terminal {:?}", self.name))),
+                None => return Err(Error::agent("exec ended without an exit status")),
+            }
+        }
+    }
+
+    /// Starts a command and streams its output. Dropping the stream before
+    /// the exit kills the command.
+    pub async fn exec_stream(&self, req: ExecRequest) -> Result<ExecStream> {
+        req.validate()?;
+        let mut conn = self.manager.connection(&self.name).await?;
+        let handle = match conn.client.spawn(self.spawn_spec(&conn, &req), req.stdin.as_deref()) {
+            Ok(h) => h,
+            Err(_) if conn.client.is_closed() => {
+                // The cached connection died under us (agent restarted): once more.
+                self.manager.forget(&self.name);
+                conn = self.manager.connection(&self.name).await?;
+                conn.client.spawn(self.spawn_spec(&conn, &req), req.stdin.as_deref())?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(ExecStream { handle, timeout: req.timeout, started: Instant::now() })
+    }
+
+    /// Runs `code` with the language's interpreter (or compiler) in the terminal.
+    pub async fn run_code(&self, lang: &str, code: &str) -> Result<ExecResult> {
+        self.run_code_with(CodeRequest::new(lang, code)).await
+    }
+
+    pub async fn run_code_with(&self, req: CodeRequest) -> Result<ExecResult> {
+        let language = Language::find(&req.lang)?;
+        let conn = self.manager.connection(&self.name).await?;
+        let programs = language.programs();
+        let paths = match conn.client.request(Request::Which { programs: programs.iter().map(|s| s.to_string()).collect() }).await? {
+            Reply::Which { paths } => paths,
+            other => return Err(Error::agent(format!("unexpected reply to which: {other:?}"))),
+        };
+        let found = |p: &str| programs.iter().position(|q| *q == p).and_then(|i| paths.get(i)).is_some_and(Option::is_some);
+        let dir = scratch_dir();
+        let file = format!("{dir}/{}", language.file_name);
+        let mut argv = language.command(&found, &file, &dir, &self.name)?;
+        argv.extend(req.args.iter().cloned());
+        conn.client.write_file(&file, req.code.as_bytes(), Some(0o600), true).await?;
+        let mut exec = ExecRequest::new(Command::Argv(argv));
+        exec.stdin = req.stdin;
+        exec.timeout = req.timeout;
+        let result = self.exec(exec).await;
+        let _ = conn.client.request(Request::Remove { path: dir, recursive: true }).await;
+        result
+    }
+
+    /// The whole content of a file in the terminal (relative paths are from
+    /// its working directory).
+    pub async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        check_path(path)?;
+        let conn = self.manager.connection(&self.name).await?;
+        Ok(conn.client.read_file(path, None).await?.0)
+    }
+
+    /// Writes a file atomically, creating parent directories. `mode` defaults
+    /// to the existing file's, else 0644.
+    pub async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<()> {
+        check_path(path)?;
+        if mode.is_some_and(|m| m > 0o7777) {
+            return Err(Error::invalid(format!("file mode {:o} is out of range", mode.unwrap())));
+        }
+        let conn = self.manager.connection(&self.name).await?;
+        conn.client.write_file(path, data, mode, true).await.map(|_| ())
+    }
+
+    pub async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        check_path(path)?;
+        let conn = self.manager.connection(&self.name).await?;
+        match conn.client.request(Request::ListDir { path: path.to_string() }).await? {
+            Reply::Listing { entries } => Ok(entries),
+            other => Err(Error::agent(format!("unexpected reply to list_dir: {other:?}"))),
+        }
+    }
+
+    /// Facts about where the terminal runs (kernel, host name, user).
+    pub async fn agent_info(&self) -> Result<AgentInfo> {
+        let conn = self.manager.connection(&self.name).await?;
+        match conn.client.request(Request::Info).await? {
+            Reply::Info(i) => Ok(i),
+            other => Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
+        }
+    }
+}
+
+fn check_path(path: &str) -> Result<()> {
+    if path.is_empty() || path.contains('\0') {
+        return Err(Error::new(ErrorKind::InvalidArgument, format!("invalid path {path:?}")));
+    }
+    Ok(())
+}
+
+/// A fresh directory name for one run_code.
+fn scratch_dir() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("/tmp/kled-code-{}-{nanos:x}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The events of a running exec.
+pub struct ExecStream {
+    handle: crate::agent::SpawnHandle,
+    timeout: Option<Duration>,
+    started: Instant,
+}
+
+impl ExecStream {
+    /// The next chunk of output, or the exit; None after the exit.
+    pub async fn next(&mut self) -> Option<Result<ExecEvent>> {
+        self.handle.next().await
+    }
+
+    /// Sends a signal to the command's process group.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        self.handle.kill(signal)
+    }
+
+    /// Collects the rest of the output into a result.
+    pub async fn exit_status(mut self) -> Result<ExitStatus> {
+        while let Some(ev) = self.next().await {
+            if let ExecEvent::Exit(st) = ev? {
+                return Ok(st);
+            }
+        }
+        Err(Error::agent("exec ended without an exit status"))
+    }
+}
