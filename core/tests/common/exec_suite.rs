@@ -1,0 +1,252 @@
+//! The exec semantics every runtime must honour, written once and run
+//! against each runtime by `exec_suite!(runtime_name, setup_fn)`.
+//! `setup_fn(&Home, name) -> Terminal` returns a started terminal.
+
+#[macro_export]
+macro_rules! exec_suite {
+    ($setup:path) => {
+        use kled::{Command, ExecEvent, ExecRequest, ErrorKind};
+        use std::time::{Duration, Instant};
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn stdout_and_stderr_are_kept_apart() {
+            let home = common::Home::new();
+            let t = $setup(&home, "apart").await;
+            let r = t.exec(ExecRequest::new("echo out; echo err >&2; echo out2")).await.unwrap();
+            assert_eq!(r.stdout, b"out\nout2\n");
+            assert_eq!(r.stderr, b"err\n");
+            assert_eq!(r.exit_code, Some(0));
+            assert!(!r.timed_out && !r.truncated);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn non_zero_exit_is_a_result() {
+            let home = common::Home::new();
+            let t = $setup(&home, "nonzero").await;
+            let r = t.exec(ExecRequest::new("echo partial; exit 42")).await.unwrap();
+            assert_eq!(r.exit_code, Some(42));
+            assert_eq!(r.stdout, b"partial\n");
+            assert!(r.check().is_err());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn binary_and_unicode_output() {
+            let home = common::Home::new();
+            let t = $setup(&home, "binary").await;
+            let all: Vec<u8> = (0..=255u8).collect();
+            t.write_file("bytes.bin", &all, None).await.unwrap();
+            let r = t.exec(ExecRequest::new("cat bytes.bin")).await.unwrap();
+            assert_eq!(r.stdout, all);
+            let r = t.exec(ExecRequest::new(["printf", "%s", "héllo wörld ✓ 日本語 🚀"])).await.unwrap();
+            assert_eq!(r.stdout_str(), "héllo wörld ✓ 日本語 🚀");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fifty_megabytes_of_stdout() {
+            let home = common::Home::new();
+            let t = $setup(&home, "big").await;
+            let n = 50_000_000u64;
+            let r = t
+                .exec(ExecRequest::new(format!("head -c {n} /dev/zero")).max_output(64 << 20))
+                .await
+                .unwrap();
+            assert_eq!(r.stdout.len() as u64, n);
+            assert!(!r.truncated);
+            assert_eq!(r.exit_code, Some(0));
+            // The default cap keeps 16 MiB and says so.
+            let r = t.exec(ExecRequest::new(format!("head -c {n} /dev/zero; echo done >&2"))).await.unwrap();
+            assert_eq!(r.stdout.len() as u64, kled::DEFAULT_MAX_OUTPUT);
+            assert!(r.truncated);
+            assert_eq!(r.stderr, b"done\n");
+            assert_eq!(r.exit_code, Some(0));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn stdin_env_and_cwd() {
+            let home = common::Home::new();
+            let t = $setup(&home, "inputs").await;
+            let r = t.exec(ExecRequest::new("tr a-z A-Z").stdin("hello\nworld")).await.unwrap();
+            assert_eq!(r.stdout, b"HELLO\nWORLD");
+            // Large stdin, bigger than a pipe buffer.
+            let big = vec![b'x'; 3_000_000];
+            let r = t.exec(ExecRequest::new("wc -c").stdin(big)).await.unwrap();
+            assert_eq!(r.stdout_str().trim(), "3000000");
+            // Without stdin the command reads EOF at once.
+            let r = t.exec(ExecRequest::new("cat; echo eof")).await.unwrap();
+            assert_eq!(r.stdout, b"eof\n");
+            let r = t.exec(ExecRequest::new("echo \"$GREETING $KLED_TERMINAL\"").env("GREETING", "héllo")).await.unwrap();
+            assert_eq!(r.stdout_str(), format!("héllo {}\n", t.name()));
+            t.exec(ExecRequest::new("mkdir -p sub/dir")).await.unwrap().check().unwrap();
+            let r = t.exec(ExecRequest::new("pwd").cwd("sub/dir")).await.unwrap();
+            assert!(r.stdout_str().trim_end().ends_with("/sub/dir"), "{}", r.stdout_str());
+            let r = t.exec(ExecRequest::new("pwd").cwd("/")).await.unwrap();
+            assert_eq!(r.stdout, b"/\n");
+            let r = t.exec(ExecRequest::new("pwd").cwd("/does/not/exist")).await.unwrap();
+            assert_eq!(r.exit_code, Some(127));
+            assert!(r.stderr_str().contains("/does/not/exist"), "{}", r.stderr_str());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn timeout_kills_the_whole_process_tree() {
+            let home = common::Home::new();
+            let t = $setup(&home, "timeout").await;
+            let started = Instant::now();
+            // The child outlives its parent's wait: both must die.
+            let r = t
+                .exec(
+                    ExecRequest::new("sleep 300 & echo $! > child.pid; echo started; sleep 300")
+                        .timeout(Duration::from_millis(700)),
+                )
+                .await
+                .unwrap();
+            assert!(r.timed_out);
+            assert_eq!(r.exit_code, None);
+            assert_eq!(r.signal, Some(9));
+            assert_eq!(r.stdout, b"started\n", "partial output is kept");
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+            let pid: i32 = String::from_utf8(t.read_file("child.pid").await.unwrap()).unwrap().trim().parse().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while common::pid_alive(pid) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(!common::pid_alive(pid), "background child {pid} survived the timeout");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn background_children_do_not_hold_the_exec() {
+            let home = common::Home::new();
+            let t = $setup(&home, "background").await;
+            let started = Instant::now();
+            let r = t.exec(ExecRequest::new("sleep 30 & echo bye")).await.unwrap();
+            assert_eq!(r.exit_code, Some(0));
+            assert_eq!(r.stdout, b"bye\n");
+            assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn exit_by_signal_and_missing_commands() {
+            let home = common::Home::new();
+            let t = $setup(&home, "signals").await;
+            let r = t.exec(ExecRequest::new("kill -TERM $$")).await.unwrap();
+            assert_eq!((r.exit_code, r.signal), (None, Some(15)));
+            assert_eq!(r.shell_status(), 143);
+            let r = t.exec(ExecRequest::new("no-such-command-kled")).await.unwrap();
+            assert_eq!(r.exit_code, Some(127));
+            let r = t.exec(ExecRequest::new(["no-such-command-kled", "x"])).await.unwrap();
+            assert_eq!(r.exit_code, Some(127));
+            assert!(r.stderr_str().contains("no-such-command-kled"), "{}", r.stderr_str());
+            let r = t.exec(ExecRequest::new(Command::Argv(vec!["/etc/hostname".into()]))).await.unwrap();
+            assert_eq!(r.exit_code, Some(126));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn bad_requests_are_errors() {
+            let home = common::Home::new();
+            let t = $setup(&home, "badreq").await;
+            for req in [ExecRequest::new(""), ExecRequest::new("a\0b"), ExecRequest::new("x").env("A=B", "c")] {
+                assert_eq!(t.exec(req).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+            }
+            // The terminal still works afterwards.
+            assert_eq!(t.exec(ExecRequest::new("echo ok")).await.unwrap().stdout, b"ok\n");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn streaming_delivers_output_as_it_happens() {
+            let home = common::Home::new();
+            let t = $setup(&home, "stream").await;
+            let mut s = t.exec_stream(ExecRequest::new("echo one; sleep 0.3; echo two >&2; exit 5")).await.unwrap();
+            let started = Instant::now();
+            let first = s.next().await.unwrap().unwrap();
+            assert_eq!(first, ExecEvent::Stdout(b"one\n".to_vec()));
+            assert!(started.elapsed() < Duration::from_millis(250), "first chunk came late");
+            let mut rest = Vec::new();
+            while let Some(ev) = s.next().await {
+                rest.push(ev.unwrap());
+            }
+            assert_eq!(rest[0], ExecEvent::Stderr(b"two\n".to_vec()));
+            match &rest[1] {
+                ExecEvent::Exit(st) => assert_eq!(st.exit_code, Some(5)),
+                other => panic!("expected exit, got {other:?}"),
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn dropping_a_stream_kills_the_command() {
+            let home = common::Home::new();
+            let t = $setup(&home, "dropkill").await;
+            let mut s = t.exec_stream(ExecRequest::new("echo $$; exec sleep 300")).await.unwrap();
+            let pid: i32 = match s.next().await.unwrap().unwrap() {
+                ExecEvent::Stdout(b) => String::from_utf8(b).unwrap().trim().parse().unwrap(),
+                other => panic!("{other:?}"),
+            };
+            drop(s);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while common::pid_alive(pid) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(!common::pid_alive(pid), "abandoned command {pid} still runs");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn many_concurrent_execs_share_one_terminal() {
+            let home = common::Home::new();
+            let t = $setup(&home, "concurrent").await;
+            let runs = (0..50).map(|i| {
+                let t = t.clone();
+                async move { (i, t.exec(ExecRequest::new(format!("echo {i}; echo e{i} >&2; exit {}", i % 7))).await.unwrap()) }
+            });
+            for (i, r) in futures::future::join_all(runs).await {
+                assert_eq!(r.stdout_str(), format!("{i}\n"));
+                assert_eq!(r.stderr_str(), format!("e{i}\n"));
+                assert_eq!(r.exit_code, Some(i % 7));
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn files_round_trip() {
+            let home = common::Home::new();
+            let t = $setup(&home, "files").await;
+            let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+            t.write_file("deep/dir/data.bin", &data, None).await.unwrap();
+            assert_eq!(t.read_file("deep/dir/data.bin").await.unwrap(), data);
+            t.write_file("/tmp/kled-suite-script.sh", b"#!/bin/sh\necho script-ran\n", Some(0o755)).await.unwrap();
+            let r = t.exec(ExecRequest::new(["/tmp/kled-suite-script.sh"])).await.unwrap();
+            assert_eq!(r.stdout, b"script-ran\n");
+            let entries = t.list_dir("deep/dir").await.unwrap();
+            assert_eq!(entries.len(), 1);
+            assert_eq!((entries[0].name.as_str(), entries[0].kind.as_str(), entries[0].size), ("data.bin", "file", data.len() as u64));
+            assert_eq!(t.read_file("missing.txt").await.unwrap_err().kind(), ErrorKind::NotFound);
+            assert_eq!(t.read_file("deep").await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+            assert_eq!(t.write_file("", b"x", None).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+            let _ = t.exec(ExecRequest::new("rm -f /tmp/kled-suite-script.sh")).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn run_code_in_several_languages() {
+            let home = common::Home::new();
+            let t = $setup(&home, "code").await;
+            let r = t.run_code("py", "import sys\nprint('py', sys.version_info[0])\nsys.exit(3)").await.unwrap();
+            assert_eq!((r.stdout_str().as_str(), r.exit_code), ("py 3\n", Some(3)));
+            let r = t.run_code("python", "print('héllo')").await.unwrap();
+            assert_eq!(r.stdout_str(), "héllo\n");
+            let r = t.run_code("bash", "echo ${BASH_VERSION%%.*} >/dev/null; echo bash-ok").await.unwrap();
+            assert_eq!(r.stdout, b"bash-ok\n");
+            let r = t.run_code("sh", "echo sh-ok; echo oops >&2").await.unwrap();
+            assert_eq!((r.stdout.as_slice(), r.stderr.as_slice()), (&b"sh-ok\n"[..], &b"oops\n"[..]));
+            if common::on_path("node") {
+                let r = t.run_code("js", "console.log([1,2,3].map(x => x * 2).join(','))").await.unwrap();
+                assert_eq!(r.stdout, b"2,4,6\n");
+            }
+            let e = t.run_code("cobol", "DISPLAY 'HI'").await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            if !["dmd", "ldc2", "gdc"].iter().any(|p| common::on_path(p)) {
+                let e = t.run_code("d", "void main() {}").await.unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::RuntimeUnavailable);
+                assert!(e.message().contains("dmd or ldc2 or gdc"), "{e}");
+            }
+            // Scratch files are cleaned up.
+            let r = t.exec(ExecRequest::new(format!("ls -d /tmp/kled-code-{}-* 2>/dev/null | wc -l", std::process::id()))).await.unwrap();
+            assert_eq!(r.stdout_str().trim(), "0");
+        }
+    };
+}
