@@ -1,0 +1,210 @@
+//! The real `kled` binary, driven as separate processes sharing a state dir.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::io::Write;
+
+struct Home(tempfile::TempDir);
+
+impl Home {
+    fn new() -> Home {
+        Home(tempfile::Builder::new().prefix("kled-cli-").tempdir_in("/tmp").unwrap())
+    }
+
+    fn kled(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kled"));
+        c.env("KLED_HOME", self.0.path()).env_remove("KLED_CONFIG").env_remove("KLED_LOG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.kled().args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "kled {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        // Stop every terminal so no agent outlives the test.
+        let o = self.run(&["terminal", "list", "--json"]);
+        if let Ok(list) = serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout) {
+            for t in list {
+                let _ = self.run(&["terminal", "stop", t["name"].as_str().unwrap_or_default()]);
+            }
+        }
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn create_in_one_process_exec_in_another() {
+    let h = Home::new();
+    assert!(h.ok(&["terminal", "create", "dev"]).contains("created and started dev"));
+    let o = h.run(&["terminal", "exec", "dev", "echo", "out;", "echo", "err", ">&2;", "exit", "7"]);
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(o.stdout, b"out\n");
+    assert_eq!(o.stderr, b"err\n");
+    // State carries across processes: files, and the working directory.
+    h.ok(&["terminal", "exec", "dev", "echo kept > f.txt"]);
+    assert_eq!(h.ok(&["terminal", "exec", "dev", "cat f.txt"]), "kept\n");
+    let o = h.run(&["terminal", "exec", "dev", "-e", "A=1", "-e", "B=two", "--cwd", "/", "echo $A $B; pwd"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1 two\n/\n");
+    // Hyphenated arguments pass through to the command.
+    assert_eq!(h.ok(&["terminal", "exec", "dev", "ls", "-d", "/"]), "/\n");
+    let list: serde_json::Value = serde_json::from_str(&h.ok(&["terminal", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["name"], "dev");
+    assert_eq!(list[0]["kind"], "local");
+    assert_eq!(list[0]["state"], "running");
+    assert!(h.ok(&["terminal", "list"]).contains("dev"));
+    h.ok(&["terminal", "stop", "dev"]);
+    let o = h.run(&["terminal", "exec", "dev", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("kled terminal start dev"), "{}", stderr(&o));
+    h.ok(&["terminal", "start", "dev"]);
+    assert_eq!(h.ok(&["terminal", "exec", "dev", "cat f.txt"]), "kept\n");
+    h.ok(&["terminal", "rm", "dev"]);
+    assert!(h.ok(&["terminal", "list", "--json"]).trim() == "[]");
+}
+
+#[test]
+fn exec_timeout_signal_and_missing() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "t"]);
+    let o = h.run(&["terminal", "exec", "t", "--timeout", "0.3", "echo", "begun;", "sleep", "30"]);
+    assert_eq!(o.status.code(), Some(124));
+    assert_eq!(o.stdout, b"begun\n");
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    let o = h.run(&["terminal", "exec", "t", "kill -KILL $$"]);
+    assert_eq!(o.status.code(), Some(137));
+    let o = h.run(&["terminal", "exec", "t", "no-such-program-kled"]);
+    assert_eq!(o.status.code(), Some(127));
+    let o = h.run(&["terminal", "exec", "ghost", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("no terminal named \"ghost\""), "{}", stderr(&o));
+}
+
+#[test]
+fn code_runs_snippets_and_reads_stdin() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "c"]);
+    assert_eq!(h.ok(&["terminal", "code", "c", "--lang", "py", "print(6 * 7)"]), "42\n");
+    let mut child = h
+        .kled()
+        .args(["terminal", "code", "c", "--lang", "bash", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"echo from-stdin; exit 4\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.stdout, b"from-stdin\n");
+    assert_eq!(o.status.code(), Some(4));
+    let o = h.run(&["terminal", "code", "c", "--lang", "cobol", "x"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("unsupported language"), "{}", stderr(&o));
+}
+
+#[test]
+fn racing_creators_have_exactly_one_winner() {
+    let h = Home::new();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            h.kled()
+                .args(["terminal", "create", "contested", "--no-start"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let winners = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1);
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        assert!(stderr(o).contains("already exists"), "{}", stderr(o));
+    }
+}
+
+#[test]
+fn corrupt_records_are_named_and_skipped() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "good", "--no-start"]);
+    std::fs::write(h.path().join("terminals/bad.json"), b"\x00garbage").unwrap();
+    let o = h.run(&["terminal", "list", "--json"]);
+    assert!(o.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(stderr(&o).contains("skipping terminal bad"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let h = Home::new();
+    let o = h.run(&["terminal", "create", "bad/name"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("invalid terminal name"), "{}", stderr(&o));
+    let o = h.run(&["terminal", "create", "x", "--runtime", "vmware"]);
+    assert!(stderr(&o).contains("known runtimes: local, container"), "{}", stderr(&o));
+    let o = h.run(&["terminal", "create", "x", "--image", "debian"]);
+    assert!(stderr(&o).contains("unknown field `image`"), "{}", stderr(&o));
+    let o = h.run(&["terminal", "create", "x", "--opt", "novalue"]);
+    assert!(stderr(&o).contains("expected KEY=VALUE"), "{}", stderr(&o));
+    let o = h.run(&["terminal", "create", "x", "--runtime", "container"]);
+    assert!(stderr(&o).contains("not available"), "{}", stderr(&o));
+    let cfg = h.path().join("bad.yaml");
+    std::fs::write(&cfg, "librechat:\n  apikey: x\n").unwrap();
+    let o = h.run(&["--config", cfg.to_str().unwrap(), "terminal", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("apikey"), "{}", stderr(&o));
+    let o = h.kled().env("KLED_CONFIG", "/nonexistent.yaml").args(["terminal", "list"]).output().unwrap();
+    assert!(stderr(&o).contains("/nonexistent.yaml"), "{}", stderr(&o));
+}
+
+#[test]
+fn options_and_env_flavours() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "o", "--opt", "env.GREETING=hi there", "--opt", "shell=/bin/bash"]);
+    assert_eq!(h.ok(&["terminal", "exec", "o", "echo $GREETING ${BASH_VERSION:+bash}"]), "hi there bash\n");
+    if !Path::new("/bin/zsh").exists() {
+        let o = h.run(&["terminal", "create", "m", "--env", "mac"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("/bin/zsh"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("kled terminal rm m"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn bulk_and_providers() {
+    let h = Home::new();
+    let out = h.ok(&["terminal", "bulk", "5", "--prefix", "b", "--json"]);
+    let names: Vec<String> = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(names, ["b-1", "b-2", "b-3", "b-4", "b-5"]);
+    assert_eq!(h.ok(&["terminal", "exec", "b-3", "echo $KLED_TERMINAL"]), "b-3\n");
+    let ps: serde_json::Value = serde_json::from_str(&h.ok(&["terminal", "providers", "--json"])).unwrap();
+    let local = ps.as_array().unwrap().iter().find(|p| p["kind"] == "local").unwrap();
+    assert_eq!(local["available"], true);
+    assert!(h.ok(&["terminal", "providers"]).contains("local"));
+}
+
+#[test]
+fn neovim_aliases_answer_clearly() {
+    let h = Home::new();
+    let o = h.run(&["neovim", "start", "nv"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("runtime neovim is not available"), "{}", stderr(&o));
+    assert_eq!(h.ok(&["neovim", "list", "--json"]).trim(), "[]");
+    let ps: serde_json::Value = serde_json::from_str(&h.ok(&["neovim", "providers", "--json"])).unwrap();
+    assert_eq!(ps.as_array().unwrap().len(), 2);
+}
