@@ -39,11 +39,8 @@ fn build_agent(out_dir: &Path) -> PathBuf {
     let target = env::var("TARGET").unwrap();
     // <target-dir>/<profile>/build/kled-core-*/out -> <target-dir>: one agent
     // build shared by debug, release and bench builds of the core.
-    let target_dir = out_dir
-        .ancestors()
-        .nth(4)
-        .map(|d| d.join("kled-agent"))
-        .unwrap_or_else(|| out_dir.join("agent-target"));
+    let target_dir =
+        out_dir.ancestors().nth(4).map(|d| d.join("kled-agent")).unwrap_or_else(|| out_dir.join("agent-target"));
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut flags = vec!["-Cstrip=symbols"];
     if target.contains("linux-gnu") {

@@ -66,7 +66,8 @@ impl Upload {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{path}: is a directory")));
         }
         // Keep an existing file's mode unless one is given.
-        let mode = mode.or_else(|| fs::metadata(&target).ok().map(|m| m.permissions().mode() & 0o7777)).unwrap_or(0o644);
+        let mode =
+            mode.or_else(|| fs::metadata(&target).ok().map(|m| m.permissions().mode() & 0o7777)).unwrap_or(0o644);
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = parent.join(format!(".{name}.kled-{}-{id}", std::process::id()));
         let file = OpenOptions::new()
@@ -165,7 +166,8 @@ pub fn which(program: &str) -> Option<String> {
     if program.contains('/') {
         return executable(Path::new(program)).then(|| program.to_string());
     }
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let path =
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     path.split(':')
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(program))

@@ -172,15 +172,17 @@ impl Session {
                 let out = self.out.clone();
                 std::thread::spawn(move || files::read(id, &path, max_bytes, &out));
             }
-            Request::WriteFile { path, mode, create_dirs } => match files::Upload::begin(&path, mode, create_dirs, id) {
-                Ok(u) => {
-                    self.uploads.insert(id, u);
+            Request::WriteFile { path, mode, create_dirs } => {
+                match files::Upload::begin(&path, mode, create_dirs, id) {
+                    Ok(u) => {
+                        self.uploads.insert(id, u);
+                    }
+                    Err(e) => {
+                        // Still swallow the content that follows.
+                        self.uploads.insert(id, files::Upload::failed(e));
+                    }
                 }
-                Err(e) => {
-                    // Still swallow the content that follows.
-                    self.uploads.insert(id, files::Upload::failed(e));
-                }
-            },
+            }
             Request::ListDir { path } => match files::list(&path) {
                 Ok(entries) => {
                     self.out.reply(id, &Reply::Listing { entries });

@@ -80,7 +80,14 @@ struct Stream {
     err: Option<std::process::ChildStderr>,
 }
 
-fn pump(id: u32, mut child: Child, spec: &Spawn, stdin: Option<Receiver<Vec<u8>>>, out: &Out, start: Instant) -> ExitInfo {
+fn pump(
+    id: u32,
+    mut child: Child,
+    spec: &Spawn,
+    stdin: Option<Receiver<Vec<u8>>>,
+    out: &Out,
+    start: Instant,
+) -> ExitInfo {
     let pgid = child.id() as i32;
     if let (Some(rx), Some(mut pipe)) = (stdin, child.stdin.take()) {
         std::thread::spawn(move || {

@@ -72,7 +72,17 @@ async fn neovim(m: &Manager, cmd: NeovimCmd) -> Result<u8> {
             Ok(0)
         }
         NeovimCmd::Bulk(a) => {
-            bulk(m, kind(a.kata), a.count, a.prefix, serde_json::Value::Null, true, kled::DEFAULT_BULK_CONCURRENCY, a.json).await
+            bulk(
+                m,
+                kind(a.kata),
+                a.count,
+                a.prefix,
+                serde_json::Value::Null,
+                true,
+                kled::DEFAULT_BULK_CONCURRENCY,
+                a.json,
+            )
+            .await
         }
         NeovimCmd::Code(a) => code(m, a).await,
         NeovimCmd::Providers(a) => providers(m, a.json, is_neovim),
@@ -95,9 +105,9 @@ pub fn build_options(a: &OptionArgs) -> Result<serde_json::Value> {
         o.insert("os".into(), v.clone().into());
     }
     for kv in &a.opts {
-        let (key, value) = kv
-            .split_once('=')
-            .ok_or_else(|| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("--opt {kv:?}: expected KEY=VALUE")))?;
+        let (key, value) = kv.split_once('=').ok_or_else(|| {
+            kled::Error::new(kled::ErrorKind::InvalidArgument, format!("--opt {kv:?}: expected KEY=VALUE"))
+        })?;
         let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
         let mut path: Vec<&str> = key.split('.').collect();
         let last = path.pop().unwrap_or_default();
@@ -158,7 +168,10 @@ fn secs(s: Option<f64>) -> Result<Option<Duration>> {
     match s {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(kled::Error::new(kled::ErrorKind::InvalidArgument, format!("--timeout must be a positive number of seconds, not {s}"))),
+        Some(s) => Err(kled::Error::new(
+            kled::ErrorKind::InvalidArgument,
+            format!("--timeout must be a positive number of seconds, not {s}"),
+        )),
     }
 }
 
@@ -168,9 +181,9 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
     req.timeout = secs(a.timeout)?;
     req.cwd = a.cwd;
     for kv in &a.env {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("-e {kv:?}: expected KEY=VAL")))?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            kled::Error::new(kled::ErrorKind::InvalidArgument, format!("-e {kv:?}: expected KEY=VAL"))
+        })?;
         req = req.env(k, v);
     }
     let mut stream = t.exec_stream(req).await?;
@@ -189,11 +202,13 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
             }
             ExecEvent::Exit(st) => {
                 if st.timed_out {
-                    let _ = writeln!(err, "kled: command timed out after {:.1}s and was killed", st.duration.as_secs_f64());
+                    let _ =
+                        writeln!(err, "kled: command timed out after {:.1}s and was killed", st.duration.as_secs_f64());
                     return Ok(124);
                 }
                 if st.truncated {
-                    let _ = writeln!(err, "kled: output was truncated at {} bytes per stream", kled::DEFAULT_MAX_OUTPUT);
+                    let _ =
+                        writeln!(err, "kled: output was truncated at {} bytes per stream", kled::DEFAULT_MAX_OUTPUT);
                 }
                 let code = match (st.exit_code, st.signal) {
                     (Some(c), _) => c,
@@ -211,9 +226,9 @@ async fn code(m: &Manager, a: CodeArgs) -> Result<u8> {
     let t = m.get_terminal(&a.name).await?;
     let code = if a.code == "-" {
         let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("cannot read code from stdin: {e}")))?;
+        std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            kled::Error::new(kled::ErrorKind::InvalidArgument, format!("cannot read code from stdin: {e}"))
+        })?;
         s
     } else {
         a.code

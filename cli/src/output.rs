@@ -19,9 +19,15 @@ pub fn terminal_table(terminals: &[TerminalInfo]) {
 }
 
 pub fn provider_table(ps: &[Provider]) {
-    println!("{:<12}  {:<9}  {:<48}  NEEDS", "RUNTIME", "AVAILABLE", "WHAT");
+    println!("{:<12}  {:<9}  {:<52}  NEEDS", "RUNTIME", "AVAILABLE", "WHAT");
     for p in ps {
-        println!("{:<12}  {:<9}  {:<48}  {}", p.kind.as_str(), if p.available { "yes" } else { "no" }, p.description, p.needs);
+        println!(
+            "{:<12}  {:<9}  {:<52}  {}",
+            p.kind.as_str(),
+            if p.available { "yes" } else { "no" },
+            p.description,
+            p.needs
+        );
     }
 }
 

@@ -1,8 +1,8 @@
 //! The real `kled` binary, driven as separate processes sharing a state dir.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::io::Write;
 
 struct Home(tempfile::TempDir);
 

@@ -61,7 +61,9 @@ fn main() {
     let mut rates: Vec<f64> = (0..REPEATS)
         .map(|_| {
             let started = Instant::now();
-            let r = rt.block_on(t.exec(ExecRequest::new(["head", "-c", &BIG.to_string(), "/dev/zero"]).max_output(64 << 20))).unwrap();
+            let r = rt
+                .block_on(t.exec(ExecRequest::new(["head", "-c", &BIG.to_string(), "/dev/zero"]).max_output(64 << 20)))
+                .unwrap();
             assert_eq!(r.stdout.len() as u64, BIG);
             BIG as f64 / started.elapsed().as_secs_f64() / 1e6
         })
@@ -71,7 +73,8 @@ fn main() {
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/subprocess_baseline.py");
     let py = Command::new("python3").args([script, &n.to_string(), &BIG.to_string(), &REPEATS.to_string()]).output();
-    let py: Option<serde_json::Value> = py.ok().filter(|o| o.status.success()).and_then(|o| serde_json::from_slice(&o.stdout).ok());
+    let py: Option<serde_json::Value> =
+        py.ok().filter(|o| o.status.success()).and_then(|o| serde_json::from_slice(&o.stdout).ok());
 
     rt.block_on(t.remove()).unwrap();
 
@@ -82,7 +85,12 @@ fn main() {
     println!("  {:<44} {:>9.0} {:>9.0}", "Rust Command::new(\"true\").output()", b_p50, b_p99);
     println!("  {:<44} {:>9.0} {:>9.0}", "Rust sh -c true", s_p50, s_p99);
     if let Some(py) = &py {
-        println!("  {:<44} {:>9.0} {:>9.0}", "Python subprocess.run([\"true\"])", py["p50_us"].as_f64().unwrap(), py["p99_us"].as_f64().unwrap());
+        println!(
+            "  {:<44} {:>9.0} {:>9.0}",
+            "Python subprocess.run([\"true\"])",
+            py["p50_us"].as_f64().unwrap(),
+            py["p99_us"].as_f64().unwrap()
+        );
     }
     println!("ratios (p50)");
     println!("  kled [\"true\"] / bare spawn of true:  {:.2}x  (aim <= 1.5x)", k_p50 / b_p50);

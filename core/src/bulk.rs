@@ -100,7 +100,9 @@ impl Manager {
                 rolled_back += 1;
             }
         }
-        Err(error.context(format!("bulk creation failed at {failed} (rolled back the {rolled_back} terminals it had created)")))
+        Err(error.context(format!(
+            "bulk creation failed at {failed} (rolled back the {rolled_back} terminals it had created)"
+        )))
     }
 }
 

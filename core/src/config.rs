@@ -102,17 +102,21 @@ impl Config {
     /// The configuration in force: file (explicit, `$KLED_CONFIG`, or the
     /// default location if present), then the environment on top.
     pub fn load(path: Option<&Path>) -> Result<Config> {
-        let explicit = path.map(Path::to_path_buf).or_else(|| std::env::var_os("KLED_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+        let explicit = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("KLED_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
         let mut config = match explicit {
             Some(p) => {
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| Error::new(ErrorKind::Config, format!("cannot read config file {}: {e}", p.display())))?;
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    Error::new(ErrorKind::Config, format!("cannot read config file {}: {e}", p.display()))
+                })?;
                 Config::from_yaml(&text, &p.display().to_string())?
             }
             None => match default_path() {
                 Some(p) if p.exists() => {
-                    let text = std::fs::read_to_string(&p)
-                        .map_err(|e| Error::new(ErrorKind::Config, format!("cannot read config file {}: {e}", p.display())))?;
+                    let text = std::fs::read_to_string(&p).map_err(|e| {
+                        Error::new(ErrorKind::Config, format!("cannot read config file {}: {e}", p.display()))
+                    })?;
                     Config::from_yaml(&text, &p.display().to_string())?
                 }
                 _ => Config::default(),
@@ -144,7 +148,8 @@ mod tests {
 
     #[test]
     fn parses_sections_with_defaults() {
-        let c = Config::from_yaml("coder:\n  url: https://c.example\n  token: s3cret\nkata:\n  timeout: 5\n", "t").unwrap();
+        let c =
+            Config::from_yaml("coder:\n  url: https://c.example\n  token: s3cret\nkata:\n  timeout: 5\n", "t").unwrap();
         assert_eq!(c.coder.url.as_deref(), Some("https://c.example"));
         assert_eq!(c.coder.token.as_ref().unwrap().expose(), "s3cret");
         assert_eq!(c.coder.timeout, 30);

@@ -64,7 +64,14 @@ pub struct ExecRequest {
 
 impl ExecRequest {
     pub fn new(command: impl Into<Command>) -> ExecRequest {
-        ExecRequest { command: command.into(), env: BTreeMap::new(), cwd: None, stdin: None, timeout: None, max_output: None }
+        ExecRequest {
+            command: command.into(),
+            env: BTreeMap::new(),
+            cwd: None,
+            stdin: None,
+            timeout: None,
+            max_output: None,
+        }
     }
 
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -230,7 +237,9 @@ mod opt_secs {
         match Option::<f64>::deserialize(d)? {
             None => Ok(None),
             Some(f) if f.is_finite() && f > 0.0 && f < 1e9 => Ok(Some(Duration::from_secs_f64(f))),
-            Some(f) => Err(serde::de::Error::custom(format!("timeout_secs must be a positive number of seconds, not {f}"))),
+            Some(f) => {
+                Err(serde::de::Error::custom(format!("timeout_secs must be a positive number of seconds, not {f}")))
+            }
         }
     }
 }
@@ -255,7 +264,8 @@ mod tests {
 
     #[test]
     fn request_json_forms() {
-        let r: ExecRequest = serde_json::from_str(r#"{"command":"echo hi","timeout_secs":1.5,"env":{"A":"b"}}"#).unwrap();
+        let r: ExecRequest =
+            serde_json::from_str(r#"{"command":"echo hi","timeout_secs":1.5,"env":{"A":"b"}}"#).unwrap();
         assert_eq!(r.command, Command::Shell("echo hi".into()));
         assert_eq!(r.timeout, Some(Duration::from_millis(1500)));
         let r: ExecRequest = serde_json::from_str(r#"{"command":["ls","-l"]}"#).unwrap();

@@ -61,6 +61,9 @@ mod tests {
         assert_eq!("local".parse::<Kind>().unwrap(), Kind::Local);
         assert_eq!("Neovim-Kata".parse::<Kind>().unwrap(), Kind::NeovimKata);
         let e = "docker-ish".parse::<Kind>().unwrap_err();
-        assert!(e.message().contains("known runtimes: local, container, gvisor, kata, neovim, neovim-kata, ssh"), "{e}");
+        assert!(
+            e.message().contains("known runtimes: local, container, gvisor, kata, neovim, neovim-kata, ssh"),
+            "{e}"
+        );
     }
 }

@@ -36,13 +36,19 @@ pub static LANGUAGES: &[Language] = &[
         id: "py",
         aliases: &["python", "python3"],
         file_name: "main.py",
-        variants: &[Variant { needs: &["python3"], argv: &["python3", "{file}"] }, Variant { needs: &["python"], argv: &["python", "{file}"] }],
+        variants: &[
+            Variant { needs: &["python3"], argv: &["python3", "{file}"] },
+            Variant { needs: &["python"], argv: &["python", "{file}"] },
+        ],
     },
     Language {
         id: "js",
         aliases: &["javascript", "node", "nodejs"],
         file_name: "main.js",
-        variants: &[Variant { needs: &["node"], argv: &["node", "{file}"] }, Variant { needs: &["deno"], argv: &["deno", "run", "{file}"] }],
+        variants: &[
+            Variant { needs: &["node"], argv: &["node", "{file}"] },
+            Variant { needs: &["deno"], argv: &["deno", "run", "{file}"] },
+        ],
     },
     Language {
         id: "ts",
@@ -58,13 +64,21 @@ pub static LANGUAGES: &[Language] = &[
         id: "c",
         aliases: &[],
         file_name: "main.c",
-        variants: &[compiled!("cc", "cc -o \"$1/main\" \"$2\" -lm"), compiled!("gcc", "gcc -o \"$1/main\" \"$2\" -lm"), compiled!("clang", "clang -o \"$1/main\" \"$2\" -lm")],
+        variants: &[
+            compiled!("cc", "cc -o \"$1/main\" \"$2\" -lm"),
+            compiled!("gcc", "gcc -o \"$1/main\" \"$2\" -lm"),
+            compiled!("clang", "clang -o \"$1/main\" \"$2\" -lm"),
+        ],
     },
     Language {
         id: "cpp",
         aliases: &["c++", "cxx"],
         file_name: "main.cpp",
-        variants: &[compiled!("c++", "c++ -o \"$1/main\" \"$2\""), compiled!("g++", "g++ -o \"$1/main\" \"$2\""), compiled!("clang++", "clang++ -o \"$1/main\" \"$2\"")],
+        variants: &[
+            compiled!("c++", "c++ -o \"$1/main\" \"$2\""),
+            compiled!("g++", "g++ -o \"$1/main\" \"$2\""),
+            compiled!("clang++", "clang++ -o \"$1/main\" \"$2\""),
+        ],
     },
     Language {
         id: "java",
@@ -73,7 +87,12 @@ pub static LANGUAGES: &[Language] = &[
         // Java 11+ runs a single source file directly.
         variants: &[Variant { needs: &["java"], argv: &["java", "{file}"] }],
     },
-    Language { id: "php", aliases: &[], file_name: "main.php", variants: &[Variant { needs: &["php"], argv: &["php", "{file}"] }] },
+    Language {
+        id: "php",
+        aliases: &[],
+        file_name: "main.php",
+        variants: &[Variant { needs: &["php"], argv: &["php", "{file}"] }],
+    },
     Language {
         id: "rs",
         aliases: &["rust"],
@@ -90,7 +109,11 @@ pub static LANGUAGES: &[Language] = &[
         id: "d",
         aliases: &["dlang"],
         file_name: "main.d",
-        variants: &[compiled!("dmd", "dmd -of=\"$1/main\" \"$2\""), compiled!("ldc2", "ldc2 -of=\"$1/main\" \"$2\""), compiled!("gdc", "gdc -o \"$1/main\" \"$2\"")],
+        variants: &[
+            compiled!("dmd", "dmd -of=\"$1/main\" \"$2\""),
+            compiled!("ldc2", "ldc2 -of=\"$1/main\" \"$2\""),
+            compiled!("gdc", "gdc -o \"$1/main\" \"$2\""),
+        ],
     },
     Language {
         id: "f90",
@@ -98,9 +121,24 @@ pub static LANGUAGES: &[Language] = &[
         file_name: "main.f90",
         variants: &[compiled!("gfortran", "gfortran -o \"$1/main\" \"$2\"")],
     },
-    Language { id: "r", aliases: &["rlang"], file_name: "main.R", variants: &[Variant { needs: &["Rscript"], argv: &["Rscript", "{file}"] }] },
-    Language { id: "bash", aliases: &[], file_name: "main.sh", variants: &[Variant { needs: &["bash"], argv: &["bash", "{file}"] }] },
-    Language { id: "sh", aliases: &["shell"], file_name: "main.sh", variants: &[Variant { needs: &["sh"], argv: &["sh", "{file}"] }] },
+    Language {
+        id: "r",
+        aliases: &["rlang"],
+        file_name: "main.R",
+        variants: &[Variant { needs: &["Rscript"], argv: &["Rscript", "{file}"] }],
+    },
+    Language {
+        id: "bash",
+        aliases: &[],
+        file_name: "main.sh",
+        variants: &[Variant { needs: &["bash"], argv: &["bash", "{file}"] }],
+    },
+    Language {
+        id: "sh",
+        aliases: &["shell"],
+        file_name: "main.sh",
+        variants: &[Variant { needs: &["sh"], argv: &["sh", "{file}"] }],
+    },
 ];
 
 impl Language {

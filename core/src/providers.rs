@@ -34,11 +34,15 @@ pub fn providers() -> Vec<Provider> {
 fn describe(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::Local => ("processes on this host, under a kled-agent daemon", "nothing (the agent is built into kled)"),
-        Kind::Container => ("a Podman or Docker container", "a Docker-compatible engine socket (podman system service)"),
+        Kind::Container => {
+            ("a Podman or Docker container", "a Docker-compatible engine socket (podman system service)")
+        }
         Kind::Gvisor => ("a container isolated by gVisor (runsc)", "an engine with the runsc runtime"),
         Kind::Kata => ("a container isolated in a Kata Containers VM", "an engine with the kata runtime and /dev/kvm"),
         Kind::Neovim => ("a headless Neovim driven over msgpack-RPC", "nvim 0.7+ on PATH"),
-        Kind::NeovimKata => ("headless Neovim inside an isolated container", "nvim in the image and an isolated runtime"),
+        Kind::NeovimKata => {
+            ("headless Neovim inside an isolated container", "nvim in the image and an isolated runtime")
+        }
         Kind::Ssh => ("a remote host over SSH", "SSH_HOST, SSH_USERNAME, SSH_KEY"),
     }
 }

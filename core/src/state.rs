@@ -183,10 +183,9 @@ impl StateDir {
         let _ = fs::remove_file(&tmp);
         match linked {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("a terminal named {:?} already exists", record.name),
-            )),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::new(ErrorKind::AlreadyExists, format!("a terminal named {:?} already exists", record.name)))
+            }
             Err(e) => Err(Error::io("cannot store the terminal record", e)),
         }
     }
@@ -211,7 +210,10 @@ impl StateDir {
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         };
         let record: Record = serde_json::from_slice(&data).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("the record of terminal {name:?} ({}) is corrupt: {e}", path.display()))
+            Error::new(
+                ErrorKind::Config,
+                format!("the record of terminal {name:?} ({}) is corrupt: {e}", path.display()),
+            )
         })?;
         if record.name != name {
             return Err(Error::new(
@@ -309,7 +311,8 @@ mod tests {
         dir.delete("one").unwrap();
         assert_eq!(dir.load("one").unwrap_err().kind(), ErrorKind::NotFound);
         // No temporary files are left behind.
-        let left: Vec<_> = fs::read_dir(tmp.path().join("terminals")).unwrap().flatten().map(|e| e.file_name()).collect();
+        let left: Vec<_> =
+            fs::read_dir(tmp.path().join("terminals")).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(left.len(), 1, "{left:?}");
     }
 

@@ -255,11 +255,16 @@ impl Terminal {
         let language = Language::find(&req.lang)?;
         let conn = self.manager.connection(&self.name).await?;
         let programs = language.programs();
-        let paths = match conn.client.request(Request::Which { programs: programs.iter().map(|s| s.to_string()).collect() }).await? {
+        let paths = match conn
+            .client
+            .request(Request::Which { programs: programs.iter().map(|s| s.to_string()).collect() })
+            .await?
+        {
             Reply::Which { paths } => paths,
             other => return Err(Error::agent(format!("unexpected reply to which: {other:?}"))),
         };
-        let found = |p: &str| programs.iter().position(|q| *q == p).and_then(|i| paths.get(i)).is_some_and(Option::is_some);
+        let found =
+            |p: &str| programs.iter().position(|q| *q == p).and_then(|i| paths.get(i)).is_some_and(Option::is_some);
         let dir = scratch_dir();
         let file = format!("{dir}/{}", language.file_name);
         let mut argv = language.command(&found, &file, &dir, &self.name)?;

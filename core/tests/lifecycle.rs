@@ -117,11 +117,8 @@ async fn a_killed_agent_is_brought_back() {
 async fn user_workdir_is_used_and_kept() {
     let home = common::Home::new();
     let dir = tempfile::tempdir().unwrap();
-    let t = home
-        .manager
-        .create_terminal("local", "mine", json!({"workdir": dir.path().to_str().unwrap()}))
-        .await
-        .unwrap();
+    let t =
+        home.manager.create_terminal("local", "mine", json!({"workdir": dir.path().to_str().unwrap()})).await.unwrap();
     t.start().await.unwrap();
     let r = t.exec(ExecRequest::new("pwd; touch made-here")).await.unwrap();
     assert_eq!(r.stdout_str().trim(), dir.path().to_str().unwrap());

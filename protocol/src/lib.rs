@@ -154,8 +154,7 @@ pub fn decode_header(h: &[u8; HEADER_LEN]) -> Result<(FrameKind, u32, usize), Fr
     if !(5..=MAX_PAYLOAD + 5).contains(&len) {
         return Err(FrameError::Malformed(format!("frame length {len} out of range")));
     }
-    let kind = FrameKind::from_u8(h[4])
-        .ok_or_else(|| FrameError::Malformed(format!("unknown frame kind {}", h[4])))?;
+    let kind = FrameKind::from_u8(h[4]).ok_or_else(|| FrameError::Malformed(format!("unknown frame kind {}", h[4])))?;
     let id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]);
     Ok((kind, id, len - 5))
 }
@@ -200,13 +199,30 @@ impl Hello {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     Spawn(Spawn),
-    Kill { target: u32, signal: i32 },
-    ReadFile { path: String, max_bytes: Option<u64> },
-    WriteFile { path: String, mode: Option<u32>, create_dirs: bool },
-    ListDir { path: String },
+    Kill {
+        target: u32,
+        signal: i32,
+    },
+    ReadFile {
+        path: String,
+        max_bytes: Option<u64>,
+    },
+    WriteFile {
+        path: String,
+        mode: Option<u32>,
+        create_dirs: bool,
+    },
+    ListDir {
+        path: String,
+    },
     /// Removes a file, or a directory (with `recursive`, and its content).
-    Remove { path: String, recursive: bool },
-    Which { programs: Vec<String> },
+    Remove {
+        path: String,
+        recursive: bool,
+    },
+    Which {
+        programs: Vec<String>,
+    },
     Info,
     Shutdown,
 }

@@ -5,8 +5,8 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::{ExecEvent, ExitStatus};
 use kled_protocol::{
-    decode_header, ErrorCode, ErrorReply, ExitInfo, Frame, FrameKind, Hello, Reply, Request, Spawn, CHUNK,
-    HEADER_LEN, PROTOCOL_VERSION,
+    decode_header, ErrorCode, ErrorReply, ExitInfo, Frame, FrameKind, Hello, Reply, Request, Spawn, CHUNK, HEADER_LEN,
+    PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -69,7 +69,9 @@ impl AgentClient {
         };
         let first = tokio::time::timeout(deadline, hello)
             .await
-            .map_err(|_| Error::new(ErrorKind::Timeout, format!("{label}: the agent did not answer within {deadline:?}")))?
+            .map_err(|_| {
+                Error::new(ErrorKind::Timeout, format!("{label}: the agent did not answer within {deadline:?}"))
+            })?
             .map_err(|e| Error::agent(format!("{label}: cannot talk to the agent: {e}")))?;
         let agent: Hello = match first {
             Some(f) if f.kind == FrameKind::Hello => f.parse().map_err(|e| Error::agent(format!("{label}: {e}")))?,

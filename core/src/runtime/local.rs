@@ -99,9 +99,9 @@ impl LocalRuntime {
     }
 
     async fn dial(socket: &Path, name: &str) -> Result<AgentClient> {
-        let stream = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(|e| Error::agent(format!("terminal {name:?}: cannot reach its agent at {}: {e}", socket.display())))?;
+        let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| {
+            Error::agent(format!("terminal {name:?}: cannot reach its agent at {}: {e}", socket.display()))
+        })?;
         let (r, w) = stream.into_split();
         AgentClient::connect(r, w, &format!("terminal {name:?}"), CONNECT_DEADLINE).await
     }
@@ -131,7 +131,8 @@ impl Runtime for LocalRuntime {
     async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
         let opts = Self::options(rec)?;
         let dir = Self::workdir(ctx.state, rec, &opts);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))
     }
 
     async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient> {
@@ -141,8 +142,12 @@ impl Runtime for LocalRuntime {
         // An agent still serving this terminal (start is idempotent).
         if let Ok(client) = Self::dial(&socket, &name).await {
             let workdir = Self::workdir(ctx.state, rec, &opts).display().to_string();
-            rec.runtime = serde_json::to_value(LocalData { socket: socket.display().to_string(), pid: client.agent().pid.unwrap_or(0), workdir })
-                .expect("serializes");
+            rec.runtime = serde_json::to_value(LocalData {
+                socket: socket.display().to_string(),
+                pid: client.agent().pid.unwrap_or(0),
+                workdir,
+            })
+            .expect("serializes");
             return Ok(client);
         }
         let workdir = Self::workdir(ctx.state, rec, &opts);
@@ -177,7 +182,11 @@ impl Runtime for LocalRuntime {
         };
         if found.is_none() {
             let _ = client.request(Request::Shutdown).await;
-            let why = if opts.shell.is_some() { "the shell option".to_string() } else { format!("os={:?}", opts.os).to_lowercase() };
+            let why = if opts.shell.is_some() {
+                "the shell option".to_string()
+            } else {
+                format!("os={:?}", opts.os).to_lowercase()
+            };
             return Err(Error::new(
                 ErrorKind::RuntimeUnavailable,
                 format!("terminal {name:?}: shell {shell} ({why}) is not installed on this host; install it, or pick another with --opt shell=PATH"),

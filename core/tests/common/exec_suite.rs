@@ -5,7 +5,7 @@
 #[macro_export]
 macro_rules! exec_suite {
     ($setup:path) => {
-        use kled::{Command, ExecEvent, ExecRequest, ErrorKind};
+        use kled::{Command, ErrorKind, ExecEvent, ExecRequest};
         use std::time::{Duration, Instant};
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,10 +46,7 @@ macro_rules! exec_suite {
             let home = common::Home::new();
             let t = $setup(&home, "big").await;
             let n = 50_000_000u64;
-            let r = t
-                .exec(ExecRequest::new(format!("head -c {n} /dev/zero")).max_output(64 << 20))
-                .await
-                .unwrap();
+            let r = t.exec(ExecRequest::new(format!("head -c {n} /dev/zero")).max_output(64 << 20)).await.unwrap();
             assert_eq!(r.stdout.len() as u64, n);
             assert!(!r.truncated);
             assert_eq!(r.exit_code, Some(0));
@@ -74,7 +71,8 @@ macro_rules! exec_suite {
             // Without stdin the command reads EOF at once.
             let r = t.exec(ExecRequest::new("cat; echo eof")).await.unwrap();
             assert_eq!(r.stdout, b"eof\n");
-            let r = t.exec(ExecRequest::new("echo \"$GREETING $KLED_TERMINAL\"").env("GREETING", "héllo")).await.unwrap();
+            let r =
+                t.exec(ExecRequest::new("echo \"$GREETING $KLED_TERMINAL\"").env("GREETING", "héllo")).await.unwrap();
             assert_eq!(r.stdout_str(), format!("héllo {}\n", t.name()));
             t.exec(ExecRequest::new("mkdir -p sub/dir")).await.unwrap().check().unwrap();
             let r = t.exec(ExecRequest::new("pwd").cwd("sub/dir")).await.unwrap();
@@ -193,7 +191,9 @@ macro_rules! exec_suite {
             let t = $setup(&home, "concurrent").await;
             let runs = (0..50).map(|i| {
                 let t = t.clone();
-                async move { (i, t.exec(ExecRequest::new(format!("echo {i}; echo e{i} >&2; exit {}", i % 7))).await.unwrap()) }
+                async move {
+                    (i, t.exec(ExecRequest::new(format!("echo {i}; echo e{i} >&2; exit {}", i % 7))).await.unwrap())
+                }
             });
             for (i, r) in futures::future::join_all(runs).await {
                 assert_eq!(r.stdout_str(), format!("{i}\n"));
@@ -214,7 +214,10 @@ macro_rules! exec_suite {
             assert_eq!(r.stdout, b"script-ran\n");
             let entries = t.list_dir("deep/dir").await.unwrap();
             assert_eq!(entries.len(), 1);
-            assert_eq!((entries[0].name.as_str(), entries[0].kind.as_str(), entries[0].size), ("data.bin", "file", data.len() as u64));
+            assert_eq!(
+                (entries[0].name.as_str(), entries[0].kind.as_str(), entries[0].size),
+                ("data.bin", "file", data.len() as u64)
+            );
             assert_eq!(t.read_file("missing.txt").await.unwrap_err().kind(), ErrorKind::NotFound);
             assert_eq!(t.read_file("deep").await.unwrap_err().kind(), ErrorKind::InvalidArgument);
             assert_eq!(t.write_file("", b"x", None).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
@@ -245,7 +248,10 @@ macro_rules! exec_suite {
                 assert!(e.message().contains("dmd or ldc2 or gdc"), "{e}");
             }
             // Scratch files are cleaned up.
-            let r = t.exec(ExecRequest::new(format!("ls -d /tmp/kled-code-{}-* 2>/dev/null | wc -l", std::process::id()))).await.unwrap();
+            let r = t
+                .exec(ExecRequest::new(format!("ls -d /tmp/kled-code-{}-* 2>/dev/null | wc -l", std::process::id())))
+                .await
+                .unwrap();
             assert_eq!(r.stdout_str().trim(), "0");
         }
     };

@@ -81,8 +81,5 @@ pub fn pid_alive(pid: i32) -> bool {
 }
 
 pub fn on_path(program: &str) -> bool {
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .any(|d| Path::new(d).join(program).is_file())
+    std::env::var("PATH").unwrap_or_default().split(':').any(|d| Path::new(d).join(program).is_file())
 }
