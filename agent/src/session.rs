@@ -291,3 +291,94 @@ fn own_session_members() -> Vec<i32> {
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kled_protocol::{ErrorReply, Spawn};
+
+    /// A writer the test can read back after the session ends.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn frames(bytes: &[u8]) -> Vec<Frame> {
+        let mut r = bytes;
+        let mut out = Vec::new();
+        while let Some(f) = Frame::read_from(&mut r).unwrap() {
+            out.push(f);
+        }
+        out
+    }
+
+    fn encode(fs: &[Frame]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for f in fs {
+            f.write_to(&mut buf).unwrap();
+        }
+        buf
+    }
+
+    #[test]
+    fn a_different_protocol_version_is_refused_clearly() {
+        let hello = Hello { protocol: PROTOCOL_VERSION + 1, version: "9.9.9".into(), pid: None };
+        let input = encode(&[Frame::json(FrameKind::Hello, 0, &hello)]);
+        let sink = Sink::default();
+        Session::serve(&input[..], sink.clone());
+        let out = frames(&sink.0.lock().unwrap());
+        assert_eq!(out[0].kind, FrameKind::Hello);
+        assert_eq!(out[1].kind, FrameKind::Error);
+        let e: ErrorReply = out[1].parse().unwrap();
+        assert_eq!(e.code, ErrorCode::Version);
+        assert!(e.message.contains("9.9.9"), "{}", e.message);
+    }
+
+    #[test]
+    fn garbage_and_unknown_requests_get_errors_not_crashes() {
+        let hello = Hello::new("test", None);
+        let spawn = Spawn {
+            argv: vec!["echo".into(), "hi".into()],
+            env: Default::default(),
+            cwd: None,
+            stdin: false,
+            timeout_ms: None,
+            max_output: 1024,
+        };
+        let input = encode(&[
+            Frame::json(FrameKind::Hello, 0, &hello),
+            Frame::new(FrameKind::Request, 1, b"{\"op\":\"format_disk\"}".to_vec()),
+            Frame::new(FrameKind::Stdout, 2, b"clients do not send this".to_vec()),
+            Frame::json(FrameKind::Request, 3, &Request::Which { programs: vec!["sh".into(), "nope-kled".into()] }),
+            Frame::json(FrameKind::Request, 4, &Request::Spawn(spawn)),
+        ]);
+        let sink = Sink::default();
+        Session::serve(&input[..], sink.clone());
+        // The spawn runs on its own thread: wait for its exit frame.
+        for _ in 0..200 {
+            if frames(&sink.0.lock().unwrap()).iter().any(|f| f.kind == FrameKind::Exit) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let out = frames(&sink.0.lock().unwrap());
+        let by_id = |id| out.iter().filter(move |f| f.id == id).collect::<Vec<_>>();
+        assert_eq!(by_id(1)[0].kind, FrameKind::Error);
+        assert_eq!(by_id(2)[0].kind, FrameKind::Error);
+        match by_id(3)[0].parse::<Reply>().unwrap() {
+            Reply::Which { paths } => assert!(paths[0].is_some() && paths[1].is_none()),
+            other => panic!("{other:?}"),
+        }
+        // The session ended (input closed) while echo ran: it was killed or
+        // finished, and either way reported an exit.
+        assert!(by_id(4).iter().any(|f| f.kind == FrameKind::Exit));
+    }
+}

@@ -131,6 +131,12 @@ pub struct ExecArgs {
     /// Environment variable for the command.
     #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
     pub env: Vec<String>,
+    /// Send this process's stdin to the command (read to EOF first).
+    #[arg(short = 'i', long = "stdin")]
+    pub stdin: bool,
+    /// Wait for the end and print the result as JSON (stdout, stderr, exit_code, ...).
+    #[arg(long)]
+    pub json: bool,
     /// The command; its words are joined with spaces and run by the terminal's shell.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -186,6 +186,18 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
         })?;
         req = req.env(k, v);
     }
+    if a.stdin {
+        let mut data = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut data)
+            .map_err(|e| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("cannot read stdin: {e}")))?;
+        req.stdin = Some(data);
+    }
+    if a.json {
+        let r = t.exec(req).await?;
+        println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
+        return Ok(0);
+    }
     let mut stream = t.exec_stream(req).await?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     while let Some(ev) = stream.next().await {

@@ -79,6 +79,28 @@ fn create_in_one_process_exec_in_another() {
 }
 
 #[test]
+fn exec_forwards_stdin_and_prints_json() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "j"]);
+    let mut child = h
+        .kled()
+        .args(["terminal", "exec", "j", "-i", "tr a-z A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"piped in").unwrap();
+    assert_eq!(child.wait_with_output().unwrap().stdout, b"PIPED IN");
+    let v: serde_json::Value =
+        serde_json::from_str(&h.ok(&["terminal", "exec", "j", "--json", "echo out; echo err >&2; exit 3"])).unwrap();
+    assert_eq!(v["stdout"], "out\n");
+    assert_eq!(v["stderr"], "err\n");
+    assert_eq!(v["exit_code"], 3);
+    assert_eq!(v["timed_out"], false);
+    assert!(v["duration_secs"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
 fn exec_timeout_signal_and_missing() {
     let h = Home::new();
     h.ok(&["terminal", "create", "t"]);

@@ -334,3 +334,56 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::result::Result<Opti
     })?;
     Ok(Some(Frame { kind, id, payload }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fake_agent(protocol: u32) -> Result<AgentClient> {
+        let (client_side, agent_side) = tokio::io::duplex(1 << 16);
+        let (mut ar, mut aw) = tokio::io::split(agent_side);
+        tokio::spawn(async move {
+            let hello = Hello { protocol, version: "0.0.1-old".into(), pid: Some(1) };
+            write_frame(&mut aw, &Frame::json(FrameKind::Hello, 0, &hello)).await.unwrap();
+            // Swallow what the client sends, then hang up.
+            let _ = read_frame(&mut ar).await;
+        });
+        let (r, w) = tokio::io::split(client_side);
+        AgentClient::connect(r, w, "terminal \"t\"", Duration::from_secs(2)).await
+    }
+
+    #[tokio::test]
+    async fn protocol_mismatch_is_a_clear_error() {
+        let e = fake_agent(PROTOCOL_VERSION + 1).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Agent);
+        assert!(e.message().contains("0.0.1-old") && e.message().contains("restart the terminal"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_vanished_agent_fails_requests_instead_of_hanging() {
+        let client = fake_agent(PROTOCOL_VERSION).await.unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(2), client.request(Request::Info)).await.unwrap().unwrap_err();
+        assert!(e.message().contains("lost the connection"), "{e}");
+        assert!(client.is_closed());
+        let e = client.spawn(
+            Spawn {
+                argv: vec!["true".into()],
+                env: Default::default(),
+                cwd: None,
+                stdin: false,
+                timeout_ms: None,
+                max_output: 1,
+            },
+            None,
+        );
+        assert!(e.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_silent_agent_times_out() {
+        let (client_side, _agent_side) = tokio::io::duplex(1024);
+        let (r, w) = tokio::io::split(client_side);
+        let e = AgentClient::connect(r, w, "t", Duration::from_millis(100)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+    }
+}

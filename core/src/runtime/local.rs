@@ -150,6 +150,17 @@ impl Runtime for LocalRuntime {
             .expect("serializes");
             return Ok(client);
         }
+        // An agent that is alive but unusable (hung, or from an incompatible
+        // kled version) would keep the socket: replace it.
+        if let Some(d) = Self::data(rec) {
+            if is_our_agent(d.pid) {
+                tracing::warn!(terminal = %name, pid = d.pid, "replacing an unresponsive agent");
+                // SAFETY: signalling a process verified to be a kled-agent.
+                unsafe {
+                    libc::kill(d.pid as i32, libc::SIGKILL);
+                }
+            }
+        }
         let workdir = Self::workdir(ctx.state, rec, &opts);
         std::fs::create_dir_all(&workdir)
             .map_err(|e| Error::io(format!("cannot create working directory {}", workdir.display()), e))?;
