@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Runs every kled test suite against real parts. This is the README's test
 # command, and .ci/run calls it.
+#
+# First the Rust workspace (protocol, agent, core, CLI), then each suite in
+# scripts/suites/*.sh in name order (engines, C, Python, Node, Go, MCP):
+# each script installs what it needs and exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -10,3 +14,21 @@ ensure_rust
 
 log "Rust: protocol, agent, core (exec suite, lifecycle) and the kled CLI"
 cargo test --workspace --locked
+
+failed=()
+for suite in scripts/suites/*.sh; do
+  [ -e "$suite" ] || continue
+  log "suite: $suite"
+  start=$SECONDS
+  if bash "$suite"; then
+    echo "suite $suite passed in $((SECONDS - start))s"
+  else
+    echo "suite $suite FAILED in $((SECONDS - start))s" >&2
+    failed+=("$suite")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed suites: ${failed[*]}" >&2
+  exit 1
+fi
+echo "all suites passed"

@@ -18,6 +18,16 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct Connection {
     pub client: AgentClient,
     pub profile: Arc<ExecProfile>,
+    /// The process that dialled it. After fork() the child inherits the
+    /// cache, but the connection's tasks lived on the parent's runtime
+    /// threads, which the child does not have: the child must dial anew.
+    pub pid: u32,
+}
+
+impl Connection {
+    pub fn new(client: AgentClient, profile: ExecProfile) -> Connection {
+        Connection { client, profile: Arc::new(profile), pid: std::process::id() }
+    }
 }
 
 pub(crate) struct Inner {
@@ -133,7 +143,8 @@ impl Manager {
 
     pub(crate) fn cached(&self, name: &str) -> Option<Connection> {
         let map = self.inner.connections.lock().unwrap();
-        map.get(name).filter(|c| !c.client.is_closed()).cloned()
+        let pid = std::process::id();
+        map.get(name).filter(|c| c.pid == pid && !c.client.is_closed()).cloned()
     }
 
     pub(crate) fn remember(&self, name: &str, conn: Connection) {
@@ -168,7 +179,7 @@ impl Manager {
                 client
             }
         };
-        let conn = Connection { client, profile: Arc::new(runtime.profile(&record)?) };
+        let conn = Connection::new(client, runtime.profile(&record)?);
         self.remember(name, conn.clone());
         Ok(conn)
     }

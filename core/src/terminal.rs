@@ -110,8 +110,7 @@ impl Terminal {
         let ctx = self.manager.ctx();
         if record.state == State::Running {
             if let Ok(client) = runtime.connect(&ctx, &record).await {
-                let profile = Arc::new(runtime.profile(&record)?);
-                self.manager.remember(&self.name, Connection { client, profile });
+                self.manager.remember(&self.name, Connection::new(client, runtime.profile(&record)?));
                 return Ok(());
             }
         }
@@ -120,9 +119,9 @@ impl Terminal {
             Ok(client) => {
                 record.state = State::Running;
                 record.error = None;
-                let profile = Arc::new(runtime.profile(&record)?);
+                let profile = runtime.profile(&record)?;
                 self.manager.inner.state.save(&record)?;
-                self.manager.remember(&self.name, Connection { client, profile });
+                self.manager.remember(&self.name, Connection::new(client, profile));
                 tracing::info!(terminal = %self.name, "started");
                 Ok(())
             }
