@@ -5,6 +5,7 @@
 //! and it depends on nothing but std and libc to stay small.
 
 mod files;
+mod init;
 mod listen;
 mod session;
 mod spawn;
@@ -14,8 +15,10 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: kled-agent --stdio
        kled-agent --listen SOCKET [--daemon] [--log FILE]
+       kled-agent --init
 
-Speaks the kled agent protocol on stdin/stdout, or on a unix socket.";
+Speaks the kled agent protocol on stdin/stdout, or on a unix socket.
+--init: be a container's PID 1 (reap orphans, exit on SIGTERM).";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--stdio" => stdio = true,
+            "--init" => init::run(),
             "--daemon" => daemon = true,
             "--listen" => listen = it.next().cloned(),
             "--log" => log = it.next().cloned(),

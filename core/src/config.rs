@@ -9,6 +9,9 @@
 //! coder:     { url: https://coder.example.com, token: ..., timeout: 30 }
 //! kata:      { url: unix:///run/kled/kata.sock, timeout: 30 }
 //! librechat: { base_url: https://api.librechat.ai/v1, api_key: ... }
+//! isolation:
+//!   gvisor:  { engine: unix:///run/kled/gvisor.sock, runtime: runsc }
+//!   kata:    { engine: unix:///run/kled/kata.sock }
 //! ```
 
 use crate::error::{Error, ErrorKind, Result};
@@ -45,6 +48,26 @@ pub struct Config {
     pub coder: CoderConfig,
     pub kata: KataConfig,
     pub librechat: LibreChatConfig,
+    pub isolation: IsolationConfig,
+}
+
+/// Isolated container kinds: which engine serves them and which OCI runtime
+/// they ask for. Podman 4.3 ignores the requested runtime over its HTTP API,
+/// so an engine whose *default* runtime is the isolated one can be named.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IsolationConfig {
+    pub gvisor: IsolatedEngine,
+    pub kata: IsolatedEngine,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IsolatedEngine {
+    /// Engine endpoint (`unix:///run/kled/gvisor.sock`); default: the usual engine.
+    pub engine: Option<String>,
+    /// OCI runtime name to request; default `runsc` (gvisor) or `kata`.
+    pub runtime: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -156,6 +179,9 @@ mod tests {
         assert_eq!(c.kata.timeout, 5);
         assert_eq!(c.librechat.base_url, DEFAULT_LIBRECHAT_BASE_URL);
         assert_eq!(Config::from_yaml("", "t").unwrap(), Config::default());
+        let c = Config::from_yaml("isolation:\n  gvisor:\n    engine: unix:///run/kled/gvisor.sock\n", "t").unwrap();
+        assert_eq!(c.isolation.gvisor.engine.as_deref(), Some("unix:///run/kled/gvisor.sock"));
+        assert!(Config::from_yaml("isolation:\n  firecracker: {}\n", "t").is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@
 pub mod agent;
 mod bulk;
 pub mod config;
+pub mod engine;
 mod error;
 mod exec;
 mod kind;

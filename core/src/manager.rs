@@ -118,7 +118,31 @@ impl Manager {
         for p in &problems {
             tracing::warn!(terminal = %p.name, "skipping unreadable record: {}", p.error);
         }
-        Ok(Listing { terminals: records.iter().map(TerminalInfo::from).collect(), problems })
+        // Reconcile with what the runtimes see (engines are asked concurrently).
+        let ctx = self.ctx();
+        let observed = futures::future::join_all(records.iter().map(|r| {
+            let ctx = &ctx;
+            async move {
+                match runtime_for(r.kind) {
+                    Ok(rt) => rt.observe(ctx, r).await,
+                    Err(_) => None,
+                }
+            }
+        }))
+        .await;
+        let terminals = records
+            .iter()
+            .zip(observed)
+            .map(|(r, seen)| {
+                let mut info = TerminalInfo::from(r);
+                if let Some((state, why)) = seen {
+                    info.state = state;
+                    info.error = why.or(info.error);
+                }
+                info
+            })
+            .collect();
+        Ok(Listing { terminals, problems })
     }
 
     /// Stops and deletes a terminal.
@@ -128,7 +152,7 @@ impl Manager {
 
     /// Every runtime, whether it works here, and what it needs.
     pub fn providers(&self) -> Vec<crate::providers::Provider> {
-        crate::providers::providers()
+        crate::providers::providers(&self.inner.config)
     }
 
     // -- shared with Terminal --
@@ -185,7 +209,7 @@ impl Manager {
     }
 }
 
-fn check_running(record: &Record) -> Result<()> {
+pub(crate) fn check_running(record: &Record) -> Result<()> {
     match record.state {
         State::Running => Ok(()),
         State::Failed => Err(Error::new(

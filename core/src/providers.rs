@@ -17,18 +17,49 @@ pub struct Provider {
     pub reason: Option<String>,
 }
 
-pub fn providers() -> Vec<Provider> {
+/// Availability is judged without I/O beyond a stat: a configured or present
+/// engine socket, an installed OCI runtime.
+pub fn providers(config: &crate::Config) -> Vec<Provider> {
     Kind::ALL
         .into_iter()
         .map(|kind| {
             let (description, needs) = describe(kind);
             let reason = match crate::runtime::runtime_for(kind) {
-                Ok(_) => None,
+                Ok(_) => unavailable(kind, config),
                 Err(e) => Some(e.message().to_string()),
             };
             Provider { kind, available: reason.is_none(), description, needs, reason }
         })
         .collect()
+}
+
+fn unavailable(kind: Kind, config: &crate::Config) -> Option<String> {
+    use crate::engine;
+    let on_path = |p: &str| {
+        std::env::var("PATH").unwrap_or_default().split(':').any(|d| std::path::Path::new(d).join(p).is_file())
+    };
+    match kind {
+        Kind::Container => engine::discover(None).err().map(|e| e.message().to_string()),
+        Kind::Gvisor => {
+            if config.isolation.gvisor.engine.is_some() {
+                None
+            } else if !on_path("runsc") {
+                Some("runsc (gVisor) is not installed here, and no isolation.gvisor.engine is configured".into())
+            } else {
+                engine::discover(None).err().map(|e| e.message().to_string())
+            }
+        }
+        Kind::Kata => {
+            if config.isolation.kata.engine.is_some() || config.kata.url.is_some() {
+                None
+            } else if !on_path("kata-runtime") && !on_path("containerd-shim-kata-v2") {
+                Some("Kata Containers is not installed here, and no isolation.kata.engine is configured".into())
+            } else {
+                engine::discover(None).err().map(|e| e.message().to_string())
+            }
+        }
+        _ => None,
+    }
 }
 
 fn describe(kind: Kind) -> (&'static str, &'static str) {

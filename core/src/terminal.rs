@@ -221,7 +221,7 @@ impl Terminal {
                         duration: st.duration,
                     })
                 }
-                Some(Err(e)) => return Err(e.context(format!("exec in terminal {:?}", self.name))),
+                Some(Err(e)) => return Err(self.explain(e)),
                 None => return Err(Error::agent("exec ended without an exit status")),
             }
         }
@@ -240,7 +240,7 @@ impl Terminal {
                 conn = self.manager.connection(&self.name).await?;
                 conn.client.spawn(self.spawn_spec(&conn, &req), req.stdin.as_deref())?
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(self.explain(e)),
         };
         Ok(ExecStream { handle, timeout: req.timeout, started: Instant::now() })
     }
@@ -282,7 +282,7 @@ impl Terminal {
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
         check_path(path)?;
         let conn = self.manager.connection(&self.name).await?;
-        Ok(conn.client.read_file(path, None).await?.0)
+        Ok(conn.client.read_file(path, None).await.map_err(|e| self.explain(e))?.0)
     }
 
     /// Writes a file atomically, creating parent directories. `mode` defaults
@@ -293,7 +293,7 @@ impl Terminal {
             return Err(Error::invalid(format!("file mode {:o} is out of range", mode.unwrap())));
         }
         let conn = self.manager.connection(&self.name).await?;
-        conn.client.write_file(path, data, mode, true).await.map(|_| ())
+        conn.client.write_file(path, data, mode, true).await.map(|_| ()).map_err(|e| self.explain(e))
     }
 
     pub async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
@@ -311,6 +311,21 @@ impl Terminal {
         match conn.client.request(Request::Info).await? {
             Reply::Info(i) => Ok(i),
             other => Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
+        }
+    }
+}
+
+impl Terminal {
+    /// A lost agent connection often means another process stopped or
+    /// removed the terminal: say that rather than "connection lost".
+    fn explain(&self, e: Error) -> Error {
+        if e.kind() != ErrorKind::Agent {
+            return e;
+        }
+        match self.record() {
+            Ok(r) if r.state != State::Running => crate::manager::check_running(&r).err().unwrap_or(e),
+            Err(not_found) if not_found.kind() == ErrorKind::NotFound => not_found,
+            _ => e,
         }
     }
 }

@@ -3,8 +3,8 @@
 #[macro_use]
 mod common;
 
-async fn local(home: &common::Home, name: &str) -> kled::Terminal {
-    home.local(name).await
+async fn local(home: &common::Home, name: &str) -> Option<kled::Terminal> {
+    Some(home.local(name).await)
 }
 
 exec_suite!(local);

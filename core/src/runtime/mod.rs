@@ -2,13 +2,15 @@
 //! stopped. Everything after "reached" (exec, files, code) is the same for
 //! every runtime, because every runtime hosts a kled-agent.
 
+mod container;
+mod isolation;
 mod local;
 
 use crate::agent::AgentClient;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kind::Kind;
-use crate::state::{Record, StateDir};
+use crate::state::{Record, State, StateDir};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -52,12 +54,20 @@ pub(crate) trait Runtime: Send + Sync {
     /// Deletes what `create` and `start` made (the terminal is stopped first).
     async fn remove(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<()>;
     fn profile(&self, rec: &Record) -> Result<ExecProfile>;
+    /// What the runtime sees of the terminal, when it differs from the
+    /// record (a container removed or stopped behind kled's back), with why.
+    async fn observe(&self, _ctx: &Ctx<'_>, _rec: &Record) -> Option<(State, Option<String>)> {
+        None
+    }
 }
 
 /// The runtime for `kind`, or why there is none in this build.
 pub(crate) fn runtime_for(kind: Kind) -> Result<&'static dyn Runtime> {
     match kind {
         Kind::Local => Ok(&local::LocalRuntime),
+        Kind::Container => Ok(&container::ContainerRuntime { kind: Kind::Container }),
+        Kind::Gvisor => Ok(&container::ContainerRuntime { kind: Kind::Gvisor }),
+        Kind::Kata => Ok(&container::ContainerRuntime { kind: Kind::Kata }),
         other => Err(Error::new(
             ErrorKind::RuntimeUnavailable,
             format!(

@@ -1,6 +1,7 @@
 //! The exec semantics every runtime must honour, written once and run
 //! against each runtime by `exec_suite!(runtime_name, setup_fn)`.
-//! `setup_fn(&Home, name) -> Terminal` returns a started terminal.
+//! `setup_fn(&Home, name) -> Option<Terminal>` returns a started terminal, or
+//! None when the runtime is absent here (the setup says why).
 
 #[macro_export]
 macro_rules! exec_suite {
@@ -11,7 +12,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn stdout_and_stderr_are_kept_apart() {
             let home = common::Home::new();
-            let t = $setup(&home, "apart").await;
+            let Some(t) = $setup(&home, "apart").await else { return };
             let r = t.exec(ExecRequest::new("echo out; echo err >&2; echo out2")).await.unwrap();
             assert_eq!(r.stdout, b"out\nout2\n");
             assert_eq!(r.stderr, b"err\n");
@@ -22,7 +23,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn non_zero_exit_is_a_result() {
             let home = common::Home::new();
-            let t = $setup(&home, "nonzero").await;
+            let Some(t) = $setup(&home, "nonzero").await else { return };
             let r = t.exec(ExecRequest::new("echo partial; exit 42")).await.unwrap();
             assert_eq!(r.exit_code, Some(42));
             assert_eq!(r.stdout, b"partial\n");
@@ -32,7 +33,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn binary_and_unicode_output() {
             let home = common::Home::new();
-            let t = $setup(&home, "binary").await;
+            let Some(t) = $setup(&home, "binary").await else { return };
             let all: Vec<u8> = (0..=255u8).collect();
             t.write_file("bytes.bin", &all, None).await.unwrap();
             let r = t.exec(ExecRequest::new("cat bytes.bin")).await.unwrap();
@@ -44,7 +45,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fifty_megabytes_of_stdout() {
             let home = common::Home::new();
-            let t = $setup(&home, "big").await;
+            let Some(t) = $setup(&home, "big").await else { return };
             let n = 50_000_000u64;
             let r = t.exec(ExecRequest::new(format!("head -c {n} /dev/zero")).max_output(64 << 20)).await.unwrap();
             assert_eq!(r.stdout.len() as u64, n);
@@ -61,7 +62,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn stdin_env_and_cwd() {
             let home = common::Home::new();
-            let t = $setup(&home, "inputs").await;
+            let Some(t) = $setup(&home, "inputs").await else { return };
             let r = t.exec(ExecRequest::new("tr a-z A-Z").stdin("hello\nworld")).await.unwrap();
             assert_eq!(r.stdout, b"HELLO\nWORLD");
             // Large stdin, bigger than a pipe buffer.
@@ -87,7 +88,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn timeout_kills_the_whole_process_tree() {
             let home = common::Home::new();
-            let t = $setup(&home, "timeout").await;
+            let Some(t) = $setup(&home, "timeout").await else { return };
             let started = Instant::now();
             // The child outlives its parent's wait: both must die.
             let r = t
@@ -103,17 +104,13 @@ macro_rules! exec_suite {
             assert_eq!(r.stdout, b"started\n", "partial output is kept");
             assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
             let pid: i32 = String::from_utf8(t.read_file("child.pid").await.unwrap()).unwrap().trim().parse().unwrap();
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while common::pid_alive(pid) && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            assert!(!common::pid_alive(pid), "background child {pid} survived the timeout");
+            assert!(common::dies(&t, pid, 3).await, "background child {pid} survived the timeout");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn background_children_do_not_hold_the_exec() {
             let home = common::Home::new();
-            let t = $setup(&home, "background").await;
+            let Some(t) = $setup(&home, "background").await else { return };
             let started = Instant::now();
             let r = t.exec(ExecRequest::new("sleep 30 & echo bye")).await.unwrap();
             assert_eq!(r.exit_code, Some(0));
@@ -124,7 +121,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn exit_by_signal_and_missing_commands() {
             let home = common::Home::new();
-            let t = $setup(&home, "signals").await;
+            let Some(t) = $setup(&home, "signals").await else { return };
             let r = t.exec(ExecRequest::new("kill -TERM $$")).await.unwrap();
             assert_eq!((r.exit_code, r.signal), (None, Some(15)));
             assert_eq!(r.shell_status(), 143);
@@ -140,7 +137,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn bad_requests_are_errors() {
             let home = common::Home::new();
-            let t = $setup(&home, "badreq").await;
+            let Some(t) = $setup(&home, "badreq").await else { return };
             for req in [ExecRequest::new(""), ExecRequest::new("a\0b"), ExecRequest::new("x").env("A=B", "c")] {
                 assert_eq!(t.exec(req).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
             }
@@ -151,7 +148,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn streaming_delivers_output_as_it_happens() {
             let home = common::Home::new();
-            let t = $setup(&home, "stream").await;
+            let Some(t) = $setup(&home, "stream").await else { return };
             let mut s = t.exec_stream(ExecRequest::new("echo one; sleep 0.3; echo two >&2; exit 5")).await.unwrap();
             let started = Instant::now();
             let first = s.next().await.unwrap().unwrap();
@@ -171,24 +168,20 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn dropping_a_stream_kills_the_command() {
             let home = common::Home::new();
-            let t = $setup(&home, "dropkill").await;
+            let Some(t) = $setup(&home, "dropkill").await else { return };
             let mut s = t.exec_stream(ExecRequest::new("echo $$; exec sleep 300")).await.unwrap();
             let pid: i32 = match s.next().await.unwrap().unwrap() {
                 ExecEvent::Stdout(b) => String::from_utf8(b).unwrap().trim().parse().unwrap(),
                 other => panic!("{other:?}"),
             };
             drop(s);
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while common::pid_alive(pid) && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            assert!(!common::pid_alive(pid), "abandoned command {pid} still runs");
+            assert!(common::dies(&t, pid, 3).await, "abandoned command {pid} still runs");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn many_concurrent_execs_share_one_terminal() {
             let home = common::Home::new();
-            let t = $setup(&home, "concurrent").await;
+            let Some(t) = $setup(&home, "concurrent").await else { return };
             let runs = (0..50).map(|i| {
                 let t = t.clone();
                 async move {
@@ -205,7 +198,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn files_round_trip() {
             let home = common::Home::new();
-            let t = $setup(&home, "files").await;
+            let Some(t) = $setup(&home, "files").await else { return };
             let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
             t.write_file("deep/dir/data.bin", &data, None).await.unwrap();
             assert_eq!(t.read_file("deep/dir/data.bin").await.unwrap(), data);
@@ -227,7 +220,7 @@ macro_rules! exec_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn run_code_in_several_languages() {
             let home = common::Home::new();
-            let t = $setup(&home, "code").await;
+            let Some(t) = $setup(&home, "code").await else { return };
             let r = t.run_code("py", "import sys\nprint('py', sys.version_info[0])\nsys.exit(3)").await.unwrap();
             assert_eq!((r.stdout_str().as_str(), r.exit_code), ("py 3\n", Some(3)));
             let r = t.run_code("python", "print('héllo')").await.unwrap();
@@ -236,13 +229,13 @@ macro_rules! exec_suite {
             assert_eq!(r.stdout, b"bash-ok\n");
             let r = t.run_code("sh", "echo sh-ok; echo oops >&2").await.unwrap();
             assert_eq!((r.stdout.as_slice(), r.stderr.as_slice()), (&b"sh-ok\n"[..], &b"oops\n"[..]));
-            if common::on_path("node") {
+            if common::has(&t, "node").await {
                 let r = t.run_code("js", "console.log([1,2,3].map(x => x * 2).join(','))").await.unwrap();
                 assert_eq!(r.stdout, b"2,4,6\n");
             }
             let e = t.run_code("cobol", "DISPLAY 'HI'").await.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-            if !["dmd", "ldc2", "gdc"].iter().any(|p| common::on_path(p)) {
+            if !(common::has(&t, "dmd").await || common::has(&t, "ldc2").await || common::has(&t, "gdc").await) {
                 let e = t.run_code("d", "void main() {}").await.unwrap_err();
                 assert_eq!(e.kind(), ErrorKind::RuntimeUnavailable);
                 assert!(e.message().contains("dmd or ldc2 or gdc"), "{e}");

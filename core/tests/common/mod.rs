@@ -35,6 +35,70 @@ impl Home {
 impl Drop for Home {
     fn drop(&mut self) {
         kill_agents(self.dir.path());
+        remove_containers(self.dir.path());
+    }
+}
+
+/// Removes every container that terminals under `home` made, so a failed
+/// test leaves nothing on the engine. Runs on its own thread and runtime:
+/// Drop may run inside a test's runtime.
+pub fn remove_containers(home: &Path) {
+    let Ok(endpoint) = kled::engine::discover(None) else { return };
+    let label = format!("io.kled.home={}", home.display());
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let Ok(docker) = kled::engine::connect(&endpoint).await else { return };
+            let mut filters = std::collections::HashMap::new();
+            filters.insert("label".to_string(), vec![label]);
+            let opts =
+                bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+            for c in docker.list_containers(Some(opts)).await.unwrap_or_default() {
+                if let Some(id) = c.id {
+                    let rm = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build();
+                    let _ = docker.remove_container(&id, Some(rm)).await;
+                }
+            }
+        });
+    })
+    .join();
+}
+
+/// Whether `pid` is a live (not zombie) process inside the terminal.
+pub async fn alive(t: &Terminal, pid: i32) -> bool {
+    let r = t.exec(kled::ExecRequest::new(format!("cat /proc/{pid}/stat"))).await.unwrap();
+    r.exit_code == Some(0)
+        && !r.stdout_str().rsplit_once(')').map(|(_, s)| s.trim_start().starts_with('Z')).unwrap_or(true)
+}
+
+/// Whether `program` is on the terminal's PATH.
+pub async fn has(t: &Terminal, program: &str) -> bool {
+    t.exec(kled::ExecRequest::new(format!("command -v {program}"))).await.unwrap().exit_code == Some(0)
+}
+
+/// Waits up to `secs` for `pid` to die inside the terminal.
+pub async fn dies(t: &Terminal, pid: i32, secs: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while alive(t, pid).await {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    true
+}
+
+/// The container engine for tests, or None (with the reason printed) when
+/// none is set up. With KLED_REQUIRE_ENGINE=1 (the project's test command
+/// sets it) a missing engine fails the test instead.
+pub fn engine_or_skip(test: &str) -> Option<String> {
+    match kled::engine::discover(None) {
+        Ok(e) => Some(e),
+        Err(e) if std::env::var("KLED_REQUIRE_ENGINE").as_deref() != Ok("1") => {
+            eprintln!("SKIPPED {test}: {e}");
+            None
+        }
+        Err(e) => panic!("{test}: a container engine is required (KLED_REQUIRE_ENGINE=1): {e}"),
     }
 }
 

@@ -1,0 +1,477 @@
+//! Container terminals (kinds container, gvisor, kata): one container per
+//! terminal on a Docker-compatible engine, reached through bollard.
+//!
+//! The container's PID 1 is the kled-agent in `--init` mode (it reaps
+//! orphans and exits on SIGTERM), copied in with the archive API before the
+//! first start, so any image works, even one without a shell. Each process
+//! that uses the terminal opens one attached exec of `kled-agent --stdio`;
+//! every command after that goes over that one stream, never through a new
+//! engine exec.
+
+use super::isolation;
+use super::{parse_options, Ctx, ExecProfile, Runtime};
+use crate::agent::{agent_bytes, AgentClient};
+use crate::engine::{self, engine_error, status_of};
+use crate::error::{Error, ErrorKind, Result};
+use crate::kind::Kind;
+use crate::state::{Record, State};
+use async_trait::async_trait;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::StreamExt;
+use kled_protocol::{Reply, Request};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Where the agent lives inside every container.
+pub const AGENT_DIR: &str = "/.kled";
+pub const AGENT_PATH: &str = "/.kled/kled-agent";
+const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
+/// Seconds `stop` gives the container before the engine kills it (the
+/// agent init exits on SIGTERM at once).
+const STOP_GRACE: i32 = 5;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerOptions {
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// `HOST:CONTAINER[:ro]` binds or `VOLUME:CONTAINER` named volumes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Network mode; default: the engine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Shell for command strings; default /bin/sh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+    /// Kata only: configuration file for this sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kata_config_path: Option<String>,
+    /// Isolated kinds: verbose runtime logs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub debug: bool,
+}
+
+/// Runtime facts kept in the record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ContainerData {
+    id: String,
+    container: String,
+    engine: String,
+}
+
+pub struct ContainerRuntime {
+    pub kind: Kind,
+}
+
+impl ContainerRuntime {
+    fn options(&self, rec: &Record) -> Result<ContainerOptions> {
+        parse_options(self.kind, &rec.options)
+    }
+
+    /// The engine for this kind: a dedicated one from config for isolated
+    /// kinds, else the discovered default.
+    fn endpoint(&self, ctx: &Ctx<'_>) -> Result<String> {
+        let iso = &ctx.config.isolation;
+        let explicit = match self.kind {
+            Kind::Gvisor => iso.gvisor.engine.clone(),
+            Kind::Kata | Kind::NeovimKata => iso.kata.engine.clone().or_else(|| ctx.config.kata.url.clone()),
+            _ => None,
+        };
+        engine::discover(explicit.as_deref())
+    }
+
+    fn oci_runtime(&self, ctx: &Ctx<'_>) -> Option<String> {
+        let iso = &ctx.config.isolation;
+        let configured = match self.kind {
+            Kind::Gvisor => iso.gvisor.runtime.clone(),
+            Kind::Kata | Kind::NeovimKata => iso.kata.runtime.clone(),
+            _ => None,
+        };
+        configured.or_else(|| isolation::default_oci_runtime(self.kind).map(str::to_string))
+    }
+
+    fn data(rec: &Record) -> Result<ContainerData> {
+        serde_json::from_value(rec.runtime.clone()).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "terminal {:?} has no container (its creation did not finish); remove it and create it again",
+                    rec.name
+                ),
+            )
+        })
+    }
+
+    /// An isolated kind on an engine that does not offer its OCI runtime is
+    /// refused up front, with what the engine does offer.
+    async fn check_runtime_offered(&self, docker: &Docker, endpoint: &str, runtime: &str) -> Result<()> {
+        let info = docker.info().await.map_err(|e| engine_error("asking the engine what it offers", e))?;
+        let runtimes = info.runtimes.unwrap_or_default();
+        let default = info.default_runtime.unwrap_or_default();
+        let mut offered: Vec<String> = runtimes.keys().cloned().collect();
+        offered.sort();
+        if let Some(r) = runtimes.get(runtime) {
+            // Podman lists every runtime its defaults know of, installed or
+            // not; on a local engine the binary can be checked.
+            let missing = r
+                .path
+                .as_deref()
+                .filter(|p| endpoint.starts_with("unix://") && p.starts_with('/') && !std::path::Path::new(p).exists());
+            match missing {
+                None => return Ok(()),
+                Some(p) => {
+                    return Err(Error::new(
+                        ErrorKind::RuntimeUnavailable,
+                        format!(
+                            "{runtime} runtime not available on this engine: {endpoint} registers it as {p}, which is not installed. Install it, or point `isolation.{}.engine` in the kled config at an engine that has it",
+                            self.kind
+                        ),
+                    ))
+                }
+            }
+        }
+        if default == runtime {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::RuntimeUnavailable,
+            format!(
+                "{runtime} runtime not available on this engine ({endpoint} offers: {}); install it and register it \
+                 with the engine as {runtime:?}, or point `isolation.{}.engine` in the kled config at an engine that has it",
+                if offered.is_empty() { "nothing it will name".to_string() } else { offered.join(", ") },
+                self.kind
+            ),
+        ))
+    }
+
+    async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+        match docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if status_of(&e) == Some(404) => {}
+            Err(e) => return Err(engine_error(&format!("inspecting image {image}"), e)),
+        }
+        let opts = CreateImageOptionsBuilder::default().from_image(image).build();
+        let mut pull = docker.create_image(Some(opts), None, None);
+        while let Some(step) = pull.next().await {
+            if let Err(e) = step {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "image {image} is not on the engine and pulling it failed: {}",
+                        engine_error("pull", e).message()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A tar holding the agent at AGENT_PATH.
+    fn agent_tar() -> Result<Vec<u8>> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut dir = tar::Header::new_gnu();
+        dir.set_entry_type(tar::EntryType::Directory);
+        dir.set_mode(0o755);
+        dir.set_size(0);
+        dir.set_cksum();
+        let io = |e: std::io::Error| Error::io("packing the agent", e);
+        b.append_data(&mut dir, AGENT_DIR.trim_start_matches('/'), std::io::empty()).map_err(io)?;
+        let bytes = agent_bytes();
+        let mut file = tar::Header::new_gnu();
+        file.set_mode(0o755);
+        file.set_size(bytes.len() as u64);
+        file.set_cksum();
+        b.append_data(&mut file, AGENT_PATH.trim_start_matches('/'), bytes).map_err(io)?;
+        b.into_inner().map_err(io)
+    }
+
+    /// One attached exec of the agent: the stream every request then uses.
+    async fn attach(docker: &Docker, data: &ContainerData, name: &str) -> Result<AgentClient> {
+        let exec = docker
+            .create_exec(
+                &data.id,
+                CreateExecOptions {
+                    cmd: Some(vec![AGENT_PATH, "--stdio"]),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| {
+                engine_error(&format!("terminal {name:?}: starting the agent in container {}", data.container), e)
+            })?;
+        let started = docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| engine_error(&format!("terminal {name:?}: attaching to the agent"), e))?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(Error::agent(format!("terminal {name:?}: the engine did not attach to the agent")));
+        };
+        let label = name.to_string();
+        // The agent speaks on stdout; its stderr carries only diagnostics.
+        let stdout = output.filter_map(move |item| {
+            let label = label.clone();
+            async move {
+                match item {
+                    Ok(bollard::container::LogOutput::StdOut { message }) => Some(Ok(message)),
+                    Ok(bollard::container::LogOutput::StdErr { message }) => {
+                        tracing::debug!(terminal = %label, "agent: {}", String::from_utf8_lossy(&message).trim_end());
+                        None
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(Err(std::io::Error::other(e))),
+                }
+            }
+        });
+        let reader = tokio_util::io::StreamReader::new(Box::pin(stdout));
+        AgentClient::connect(reader, input, &format!("terminal {name:?}"), CONNECT_DEADLINE).await
+    }
+}
+
+#[async_trait]
+impl Runtime for ContainerRuntime {
+    fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
+        let opts: ContainerOptions = parse_options(self.kind, options)?;
+        let Some(image) = opts.image.as_deref().filter(|i| !i.trim().is_empty()) else {
+            return Err(Error::invalid(format!(
+                "a {} terminal needs an image: --image IMAGE (or options {{\"image\": ...}}), e.g. localhost/kled-debian",
+                self.kind
+            )));
+        };
+        if image.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(format!("invalid image name {image:?}")));
+        }
+        if opts.cpus.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(Error::invalid("cpus must be a positive number"));
+        }
+        if opts.memory == Some(0) {
+            return Err(Error::invalid("memory must be a positive number of MiB"));
+        }
+        if self.kind == Kind::Container && (opts.kata_config_path.is_some() || opts.debug) {
+            return Err(Error::invalid("kata_config_path and debug apply to isolated kinds (gvisor, kata) only"));
+        }
+        if let Some(k) = opts.env.keys().find(|k| k.is_empty() || k.contains('=') || k.contains('\0')) {
+            return Err(Error::invalid(format!("invalid environment variable name {k:?}")));
+        }
+        if let Some(v) = opts.volumes.iter().find(|v| v.split(':').count() < 2) {
+            return Err(Error::invalid(format!("volume {v:?} must be SOURCE:TARGET[:OPTIONS]")));
+        }
+        Ok(serde_json::to_value(opts).expect("options serialize"))
+    }
+
+    async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
+        let opts = self.options(rec)?;
+        let image = opts.image.clone().unwrap_or_default();
+        let endpoint = self.endpoint(ctx)?;
+        let docker = engine::connect(&endpoint).await?;
+        let oci_runtime = self.oci_runtime(ctx);
+        let dedicated =
+            !matches!(self.kind, Kind::Container) && engine::discover(None).map(|d| d != endpoint).unwrap_or(true);
+        if let Some(r) = &oci_runtime {
+            // A dedicated engine may run it as its default without naming it.
+            if !dedicated {
+                self.check_runtime_offered(&docker, &endpoint, r).await?;
+            }
+        }
+        Self::ensure_image(&docker, &image).await?;
+
+        let mut labels: HashMap<String, String> = opts.labels.clone().into_iter().collect();
+        labels.insert("io.kled.terminal".into(), rec.name.clone());
+        labels.insert("io.kled.kind".into(), self.kind.to_string());
+        labels.insert("io.kled.created-by".into(), format!("kled/{}", crate::VERSION));
+        labels.insert("io.kled.home".into(), ctx.state.root().display().to_string());
+        let annotations = match self.kind {
+            Kind::Kata | Kind::NeovimKata => {
+                Some(isolation::kata_annotations(opts.cpus, opts.memory, opts.kata_config_path.as_deref(), opts.debug))
+            }
+            _ => None,
+        };
+        let host = HostConfig {
+            nano_cpus: opts.cpus.map(|c| (c * 1e9) as i64),
+            memory: opts.memory.map(|m| (m * 1024 * 1024) as i64),
+            binds: (!opts.volumes.is_empty()).then(|| opts.volumes.clone()),
+            network_mode: opts.network.clone(),
+            runtime: oci_runtime.clone(),
+            annotations: annotations.filter(|a| !a.is_empty()),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(image.clone()),
+            entrypoint: Some(vec![AGENT_PATH.to_string(), "--init".to_string()]),
+            cmd: Some(vec![]),
+            env: Some(opts.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels),
+            working_dir: opts.workdir.clone(),
+            user: opts.user.clone(),
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let container = format!("kled-{}", rec.name);
+        let created = docker
+            .create_container(Some(CreateContainerOptionsBuilder::default().name(&container).build()), body)
+            .await
+            .map_err(|e| {
+                let err = engine_error(&format!("creating container {container}"), e);
+                if err.kind() == ErrorKind::AlreadyExists {
+                    Error::new(
+                        ErrorKind::AlreadyExists,
+                        format!("{}; a container of that name exists already (from another kled state dir, or not from kled): remove it with `podman rm -f {container}` or pick another name", err.message()),
+                    )
+                } else {
+                    err
+                }
+            })?;
+        let data = ContainerData { id: created.id.clone(), container: container.clone(), engine: endpoint };
+        let tar = Self::agent_tar()?;
+        let upload = docker
+            .upload_to_container(
+                &created.id,
+                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+                bollard::body_full(tar.into()),
+            )
+            .await;
+        if let Err(e) = upload {
+            let _ = docker
+                .remove_container(&created.id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+                .await;
+            return Err(engine_error(&format!("copying the agent into container {container}"), e));
+        }
+        rec.runtime = serde_json::to_value(data).expect("serializes");
+        Ok(())
+    }
+
+    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient> {
+        let data = Self::data(rec)?;
+        let docker = engine::connect(&data.engine).await?;
+        let running = match docker.inspect_container(&data.id, None).await {
+            Ok(c) => c.state.and_then(|s| s.running).unwrap_or(false),
+            Err(e) if status_of(&e) == Some(404) => {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "container {} of terminal {:?} no longer exists (removed outside kled); `kled terminal rm {}` cleans up the record",
+                        data.container, rec.name, rec.name
+                    ),
+                ))
+            }
+            Err(e) => return Err(engine_error(&format!("inspecting container {}", data.container), e)),
+        };
+        if !running {
+            if let Err(e) = docker.start_container(&data.id, None).await {
+                if status_of(&e) != Some(304) {
+                    return Err(engine_error(&format!("starting container {}", data.container), e));
+                }
+            }
+        }
+        let client = Self::attach(&docker, &data, &rec.name).await?;
+        if isolation::default_oci_runtime(self.kind).is_some() {
+            let info = match client.request(Request::Info).await? {
+                Reply::Info(i) => i,
+                other => return Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
+            };
+            if let Err(e) = isolation::verify(self.kind, &rec.name, &data.engine, &info) {
+                // An unisolated "isolated" terminal must not be left to use.
+                let _ = docker
+                    .remove_container(&data.id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+                    .await;
+                rec.runtime = serde_json::Value::Null;
+                let _ = ctx;
+                return Err(e);
+            }
+        }
+        Ok(client)
+    }
+
+    async fn connect(&self, _ctx: &Ctx<'_>, rec: &Record) -> Result<AgentClient> {
+        let data = Self::data(rec)?;
+        let docker = engine::connect(&data.engine).await?;
+        Self::attach(&docker, &data, &rec.name).await
+    }
+
+    async fn stop(&self, _ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
+        let Ok(data) = Self::data(rec) else { return Ok(()) };
+        let docker = engine::connect(&data.engine).await?;
+        match docker.stop_container(&data.id, Some(StopContainerOptionsBuilder::default().t(STOP_GRACE).build())).await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(status_of(&e), Some(304) | Some(404)) => Ok(()),
+            Err(e) => Err(engine_error(&format!("stopping container {}", data.container), e)),
+        }
+    }
+
+    async fn remove(&self, _ctx: &Ctx<'_>, rec: &Record) -> Result<()> {
+        let Ok(data) = Self::data(rec) else { return Ok(()) };
+        let docker = engine::connect(&data.engine).await?;
+        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match docker.remove_container(&data.id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(engine_error(&format!("removing container {}", data.container), e)),
+        }
+    }
+
+    fn profile(&self, rec: &Record) -> Result<ExecProfile> {
+        let opts = self.options(rec)?;
+        let shell = opts.shell.unwrap_or_else(|| "/bin/sh".to_string());
+        let mut env = BTreeMap::new();
+        env.insert("KLED_TERMINAL".to_string(), rec.name.clone());
+        Ok(ExecProfile { shell: vec![shell, "-c".into()], env })
+    }
+
+    async fn observe(&self, _ctx: &Ctx<'_>, rec: &Record) -> Option<(State, Option<String>)> {
+        let data = Self::data(rec).ok()?;
+        let docker = match engine::connect(&data.engine).await {
+            Ok(d) => d,
+            Err(e) => return Some((rec.state, Some(e.message().to_string()))),
+        };
+        match docker.inspect_container(&data.id, None).await {
+            Ok(c) => {
+                let s = c.state?;
+                let running = s.running.unwrap_or(false);
+                match (rec.state, running) {
+                    (State::Running, false) => Some((
+                        State::Failed,
+                        Some(format!(
+                            "container {} is not running (exit code {})",
+                            data.container,
+                            s.exit_code.unwrap_or(-1)
+                        )),
+                    )),
+                    (_, true) => Some((State::Running, None)),
+                    _ => None,
+                }
+            }
+            Err(e) if status_of(&e) == Some(404) => Some((
+                State::Failed,
+                Some(format!(
+                    "container {} is missing (removed outside kled); `kled terminal rm {}` cleans up",
+                    data.container, rec.name
+                )),
+            )),
+            Err(e) => Some((rec.state, Some(engine_error("inspecting the container", e).message().to_string()))),
+        }
+    }
+}
