@@ -12,7 +12,12 @@ cd "$(dirname "$0")/.."
 ensure_packages build-essential python3
 ensure_rust
 
-log "Rust: protocol, agent, core (exec suite, lifecycle) and the kled CLI"
+# Real engines for the container suites: Podman (runc) and a gVisor service,
+# plus the locally built test images. Container tests fail, not skip, here.
+bash scripts/engine.sh setup
+export KLED_REQUIRE_ENGINE=1
+
+log "Rust: protocol, agent, core (exec suite on local and container terminals, lifecycle, containers, gVisor) and the kled CLI"
 cargo test --workspace --locked
 
 failed=()

@@ -283,6 +283,7 @@ impl Runtime for ContainerRuntime {
     }
 
     async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
+        let t0 = std::time::Instant::now();
         let opts = self.options(rec)?;
         let image = opts.image.clone().unwrap_or_default();
         let endpoint = self.endpoint(ctx)?;
@@ -297,6 +298,7 @@ impl Runtime for ContainerRuntime {
             }
         }
         Self::ensure_image(&docker, &image).await?;
+        tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "engine ready, image present");
 
         let mut labels: HashMap<String, String> = opts.labels.clone().into_iter().collect();
         labels.insert("io.kled.terminal".into(), rec.name.clone());
@@ -344,6 +346,7 @@ impl Runtime for ContainerRuntime {
                     err
                 }
             })?;
+        tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "container created");
         let data = ContainerData { id: created.id.clone(), container: container.clone(), engine: endpoint };
         let tar = Self::agent_tar()?;
         let upload = docker
@@ -359,11 +362,13 @@ impl Runtime for ContainerRuntime {
                 .await;
             return Err(engine_error(&format!("copying the agent into container {container}"), e));
         }
+        tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "agent copied in");
         rec.runtime = serde_json::to_value(data).expect("serializes");
         Ok(())
     }
 
     async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient> {
+        let t0 = std::time::Instant::now();
         let data = Self::data(rec)?;
         let docker = engine::connect(&data.engine).await?;
         let running = match docker.inspect_container(&data.id, None).await {
@@ -386,7 +391,9 @@ impl Runtime for ContainerRuntime {
                 }
             }
         }
+        tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "container running");
         let client = Self::attach(&docker, &data, &rec.name).await?;
+        tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "agent attached");
         if isolation::default_oci_runtime(self.kind).is_some() {
             let info = match client.request(Request::Info).await? {
                 Reply::Info(i) => i,
