@@ -2,26 +2,51 @@
 //! that stays up, and PID 1 must reap orphaned processes and honour SIGTERM
 //! (the kernel gives PID 1 no default signal actions), or `stop` waits for
 //! its timeout and zombies pile up. Any image works, even one with no shell.
+//!
+//! With `--listen SOCKET`, PID 1 also keeps a `kled-agent --listen SOCKET`
+//! child running (restarting it if it dies). The listener is a separate
+//! process because PID 1 reaps with waitpid(-1), which would steal the exit
+//! statuses of the commands the listener runs.
+
+use std::process::Command;
+use std::time::Duration;
 
 extern "C" fn on_terminate(_: libc::c_int) {
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(0) }
 }
 
-pub fn run() -> ! {
+fn spawn_listener(socket: &str) -> Option<i32> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    match Command::new(exe).args(["--listen", socket]).spawn() {
+        Ok(child) => Some(child.id() as i32),
+        Err(e) => {
+            eprintln!("kled-agent --init: cannot start the listener: {e}");
+            None
+        }
+    }
+}
+
+pub fn run(listen: Option<String>) -> ! {
     // SAFETY: installing a handler that only calls _exit.
     unsafe {
         for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             libc::signal(sig, on_terminate as *const () as libc::sighandler_t);
         }
     }
+    let mut listener = listen.as_deref().and_then(spawn_listener);
     loop {
         // SAFETY: waitpid on any child with a null status pointer.
-        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
-        if r < 0 {
+        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
+        if pid < 0 {
             // No children right now: orphans adopted later are reaped on
             // the next pass.
-            std::thread::sleep(std::time::Duration::from_millis(500));
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        if Some(pid) == listener {
+            std::thread::sleep(Duration::from_millis(100));
+            listener = listen.as_deref().and_then(spawn_listener);
         }
     }
 }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: kled-agent --stdio
        kled-agent --listen SOCKET [--daemon] [--log FILE]
-       kled-agent --init
+       kled-agent --init [--listen SOCKET]
 
 Speaks the kled agent protocol on stdin/stdout, or on a unix socket.
 --init: be a container's PID 1 (reap orphans, exit on SIGTERM).";
@@ -26,11 +26,12 @@ fn main() -> ExitCode {
     let mut daemon = false;
     let mut log = None;
     let mut stdio = false;
+    let mut init = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--stdio" => stdio = true,
-            "--init" => init::run(),
+            "--init" => init = true,
             "--daemon" => daemon = true,
             "--listen" => listen = it.next().cloned(),
             "--log" => log = it.next().cloned(),
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    }
+    if init {
+        init::run(listen);
     }
     let result = match (stdio, listen) {
         (true, None) => {

@@ -38,7 +38,14 @@ async fn lifecycle_across_managers_and_engine_labels() {
     t.start().await.unwrap();
     t.start().await.unwrap();
     let r = t.exec(ExecRequest::new("echo $FROM_OPTS $KLED_TERMINAL; pwd; cat /proc/1/cmdline")).await.unwrap();
-    assert_eq!(r.stdout_str(), format!("yes {name}\n/tmp\n/.kled/kled-agent\0--init\0"));
+    assert!(
+        r.stdout_str().starts_with(&format!("yes {name}\n/tmp\n/.kled/kled-agent\0--init\0")),
+        "{}",
+        r.stdout_str()
+    );
+    // A plain container on a local engine is reached over its own socket,
+    // not through the engine.
+    assert!(home.path().join(format!("run/c/{name}/agent.sock")).exists());
 
     let inspect = docker().await.inspect_container(&format!("kled-{name}"), None).await.unwrap();
     let labels = inspect.config.unwrap().labels.unwrap();
