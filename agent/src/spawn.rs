@@ -75,6 +75,24 @@ fn start_child(spec: &Spawn) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
+/// Reads what is ready, coalescing small writes (busybox writes 4 KiB at a
+/// time) into one frame of up to `buf.len()` bytes while more is waiting.
+/// Returns the bytes read and whether the pipe reached EOF (or failed).
+fn read_burst<R: Read + AsRawFd>(r: &mut R, buf: &mut [u8]) -> (usize, bool) {
+    let mut n = 0;
+    loop {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => return (n, true),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return (n, true),
+        }
+        if n == buf.len() || !sys::poll_readable(&[r.as_raw_fd()], 0).map(|v| v[0]).unwrap_or(false) {
+            return (n, false);
+        }
+    }
+}
+
 struct Stream {
     pipe: Option<std::process::ChildStdout>,
     err: Option<std::process::ChildStderr>,
@@ -171,36 +189,34 @@ fn pump(
             if !is_ready {
                 continue;
             }
-            let n = if which == 0 {
-                streams.pipe.as_mut().map(|p| p.read(&mut buf))
+            let burst = if which == 0 {
+                streams.pipe.as_mut().map(|p| read_burst(p, &mut buf))
             } else {
-                streams.err.as_mut().map(|p| p.read(&mut buf))
+                streams.err.as_mut().map(|p| read_burst(p, &mut buf))
             };
-            match n {
-                Some(Ok(0)) | Some(Err(_)) => {
-                    if which == 0 {
-                        streams.pipe = None;
-                    } else {
-                        streams.err = None;
+            let Some((n, eof)) = burst else { continue };
+            if n > 0 {
+                let room = spec.max_output.saturating_sub(sent[which]) as usize;
+                let take = n.min(room);
+                if take < n {
+                    truncated[which] = true;
+                }
+                if take > 0 && !client_gone {
+                    sent[which] += take as u64;
+                    let kind = if which == 0 { FrameKind::Stdout } else { FrameKind::Stderr };
+                    if !out.send(Frame::new(kind, id, buf[..take].to_vec())) {
+                        // Nobody reads the output any more: stop the command.
+                        client_gone = true;
+                        sys::kill_group(pgid, libc::SIGKILL);
                     }
                 }
-                Some(Ok(n)) => {
-                    let room = spec.max_output.saturating_sub(sent[which]) as usize;
-                    let take = n.min(room);
-                    if take < n {
-                        truncated[which] = true;
-                    }
-                    if take > 0 && !client_gone {
-                        sent[which] += take as u64;
-                        let kind = if which == 0 { FrameKind::Stdout } else { FrameKind::Stderr };
-                        if !out.send(Frame::new(kind, id, buf[..take].to_vec())) {
-                            // Nobody reads the output any more: stop the command.
-                            client_gone = true;
-                            sys::kill_group(pgid, libc::SIGKILL);
-                        }
-                    }
+            }
+            if eof {
+                if which == 0 {
+                    streams.pipe = None;
+                } else {
+                    streams.err = None;
                 }
-                None => {}
             }
         }
     }

@@ -183,8 +183,10 @@ fn bad_input_gets_clear_errors() {
     assert!(stderr(&o).contains("unknown field `image`"), "{}", stderr(&o));
     let o = h.run(&["terminal", "create", "x", "--opt", "novalue"]);
     assert!(stderr(&o).contains("expected KEY=VALUE"), "{}", stderr(&o));
-    let o = h.run(&["terminal", "create", "x", "--runtime", "container"]);
+    let o = h.run(&["terminal", "create", "x", "--runtime", "ssh"]);
     assert!(stderr(&o).contains("not available"), "{}", stderr(&o));
+    let o = h.run(&["terminal", "create", "x", "--runtime", "container"]);
+    assert!(stderr(&o).contains("needs an image"), "{}", stderr(&o));
     let cfg = h.path().join("bad.yaml");
     std::fs::write(&cfg, "librechat:\n  apikey: x\n").unwrap();
     let o = h.run(&["--config", cfg.to_str().unwrap(), "terminal", "list"]);

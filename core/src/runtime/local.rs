@@ -166,19 +166,31 @@ impl Runtime for LocalRuntime {
             .map_err(|e| Error::io(format!("cannot create working directory {}", workdir.display()), e))?;
         let agent = install_agent(&ctx.state.subdir("bin")?)?;
         let log = ctx.state.subdir("logs")?.join(format!("{name}.log"));
-        let out = tokio::process::Command::new(&agent)
-            .arg("--listen")
-            .arg(&socket)
-            .arg("--daemon")
-            .arg("--log")
-            .arg(&log)
-            .current_dir(&workdir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .output()
-            .await
-            .map_err(|e| Error::io(format!("cannot start the agent {}", agent.display()), e))?;
+        let mut attempts = 0;
+        let out = loop {
+            let run = tokio::process::Command::new(&agent)
+                .arg("--listen")
+                .arg(&socket)
+                .arg("--daemon")
+                .arg("--log")
+                .arg(&log)
+                .current_dir(&workdir)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .await;
+            match run {
+                // ETXTBSY: a just-installed agent is still open for writing
+                // in a child that another thread forked before it could exec
+                // (the fd is CLOEXEC, but only at exec). It passes at once.
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 100 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                other => break other.map_err(|e| Error::io(format!("cannot start the agent {}", agent.display()), e))?,
+            }
+        };
         if !out.status.success() {
             return Err(Error::agent(format!(
                 "terminal {name:?}: the agent failed to start: {}",
