@@ -4,6 +4,7 @@
 #
 #   scripts/engine.sh [setup]   install, configure, start both API services, build images, verify
 #   scripts/engine.sh status    for each engine socket: does it answer, which OCI runtime runs there
+#   scripts/engine.sh start     start the API services again (after setup and stop)
 #   scripts/engine.sh stop      stop the API services this script started
 #
 # Idempotent: every step checks before it acts, so a second run takes seconds.
@@ -211,5 +212,6 @@ case ${1:-setup} in
     step "verify" verify ;;
   status) status ;;
   stop) stop_service podman "$PODMAN_SOCK"; stop_service gvisor "$GVISOR_SOCK" ;;
-  *) echo "usage: $0 [setup|status|stop]" >&2; exit 2 ;;
+  start) start_services ;;   # the API services only (configured by an earlier setup)
+  *) echo "usage: $0 [setup|status|start|stop]" >&2; exit 2 ;;
 esac

@@ -114,7 +114,11 @@ pub fn engine_error(doing: &str, e: bollard::errors::Error) -> Error {
             };
             Error::new(kind, format!("{doing}: the engine said ({status_code}): {}", message.trim()))
         }
-        other => Error::new(ErrorKind::Agent, format!("{doing}: {other}")),
+        // Anything but an answer: the engine is down or unreachable.
+        other => Error::new(
+            ErrorKind::RuntimeUnavailable,
+            format!("{doing}: the container engine does not answer ({other}); is its service running?"),
+        ),
     }
 }
 

@@ -221,7 +221,8 @@ impl ContainerRuntime {
         let tar = Self::agent_tar()?;
         let opts = UploadToContainerOptionsBuilder::default().path("/").build();
         if let Err(e) = docker.upload_to_container(id, Some(opts), bollard::body_full(tar.into())).await {
-            let _ = docker.remove_container(id, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
+            let _ =
+                docker.remove_container(id, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
             return Err(engine_error(&format!("copying the agent into container {container}"), e));
         }
         Ok(())
@@ -440,7 +441,6 @@ impl Runtime for ContainerRuntime {
         rec.runtime = serde_json::to_value(data).expect("serializes");
         Ok(())
     }
-
 
     async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient> {
         let t0 = std::time::Instant::now();

@@ -188,7 +188,9 @@ impl Runtime for LocalRuntime {
                     attempts += 1;
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                other => break other.map_err(|e| Error::io(format!("cannot start the agent {}", agent.display()), e))?,
+                other => {
+                    break other.map_err(|e| Error::io(format!("cannot start the agent {}", agent.display()), e))?
+                }
             }
         };
         if !out.status.success() {
