@@ -142,6 +142,19 @@ pub struct ExecResult {
 }
 
 impl ExecResult {
+    /// The collected output and how the process ended.
+    pub fn new(stdout: Vec<u8>, stderr: Vec<u8>, status: ExitStatus) -> ExecResult {
+        ExecResult {
+            stdout,
+            stderr,
+            exit_code: status.exit_code,
+            signal: status.signal,
+            timed_out: status.timed_out,
+            truncated: status.truncated,
+            duration: status.duration,
+        }
+    }
+
     pub fn success(&self) -> bool {
         self.exit_code == Some(0) && !self.timed_out
     }

@@ -124,13 +124,8 @@ impl StateDir {
 
     pub fn open(root: PathBuf) -> Result<StateDir> {
         let dir = StateDir { root };
-        for sub in ["", "terminals", "locks"] {
-            let p = dir.root.join(sub);
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&p)
-                .map_err(|e| Error::io(format!("cannot create state directory {}", p.display()), e))?;
+        for sub in ["terminals", "locks"] {
+            dir.subdir(sub)?;
         }
         Ok(dir)
     }
@@ -139,13 +134,14 @@ impl StateDir {
         &self.root
     }
 
+    /// `root/sub`, created owner-only if missing.
     pub fn subdir(&self, sub: &str) -> Result<PathBuf> {
         let p = self.root.join(sub);
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&p)
-            .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
+            .map_err(|e| Error::io(format!("cannot create state directory {}", p.display()), e))?;
         Ok(p)
     }
 

@@ -194,15 +194,14 @@ impl Terminal {
                     Err(_) => {
                         // The agent should have ended it long ago: stop waiting.
                         let _ = stream.handle.kill(libc::SIGKILL);
-                        return Ok(ExecResult {
-                            stdout,
-                            stderr,
+                        let status = ExitStatus {
                             exit_code: None,
                             signal: None,
                             timed_out: true,
                             truncated: false,
                             duration: stream.started.elapsed(),
-                        });
+                        };
+                        return Ok(ExecResult::new(stdout, stderr, status));
                     }
                 },
                 None => stream.next().await,
@@ -210,17 +209,7 @@ impl Terminal {
             match next {
                 Some(Ok(ExecEvent::Stdout(b))) => stdout.extend_from_slice(&b),
                 Some(Ok(ExecEvent::Stderr(b))) => stderr.extend_from_slice(&b),
-                Some(Ok(ExecEvent::Exit(st))) => {
-                    return Ok(ExecResult {
-                        stdout,
-                        stderr,
-                        exit_code: st.exit_code,
-                        signal: st.signal,
-                        timed_out: st.timed_out,
-                        truncated: st.truncated,
-                        duration: st.duration,
-                    })
-                }
+                Some(Ok(ExecEvent::Exit(st))) => return Ok(ExecResult::new(stdout, stderr, st)),
                 Some(Err(e)) => return Err(self.explain(e)),
                 None => return Err(Error::agent("exec ended without an exit status")),
             }
