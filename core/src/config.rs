@@ -149,7 +149,21 @@ impl Config {
         Ok(config)
     }
 
-    fn apply_env(&mut self) {
+    /// A configuration from a JSON-like value (as bindings receive it: a
+    /// Python dict, a JS object), checked like the YAML file, with the
+    /// environment applied on top as `load` does.
+    pub fn from_value(value: serde_json::Value) -> Result<Config> {
+        let mut config: Config = if value.is_null() {
+            Config::default()
+        } else {
+            serde_json::from_value(value).map_err(|e| Error::new(ErrorKind::Config, format!("config: {e}")))?
+        };
+        config.apply_env();
+        Ok(config)
+    }
+
+    /// Applies `LIBRECHAT_CODE_BASEURL` and `LIBRECHAT_CODE_API_KEY`.
+    pub fn apply_env(&mut self) {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(url) = var("LIBRECHAT_CODE_BASEURL") {
             self.librechat.base_url = url;
@@ -182,6 +196,14 @@ mod tests {
         let c = Config::from_yaml("isolation:\n  gvisor:\n    engine: unix:///run/kled/gvisor.sock\n", "t").unwrap();
         assert_eq!(c.isolation.gvisor.engine.as_deref(), Some("unix:///run/kled/gvisor.sock"));
         assert!(Config::from_yaml("isolation:\n  firecracker: {}\n", "t").is_err());
+    }
+
+    #[test]
+    fn from_value_checks_keys_too() {
+        let c = Config::from_value(serde_json::json!({"kata": {"timeout": 9}})).unwrap();
+        assert_eq!(c.kata.timeout, 9);
+        let e = Config::from_value(serde_json::json!({"kata": {"timeot": 9}})).unwrap_err();
+        assert!(e.message().contains("timeot"), "{e}");
     }
 
     #[test]

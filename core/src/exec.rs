@@ -237,7 +237,7 @@ mod secs {
     }
 }
 
-mod opt_secs {
+pub(crate) mod opt_secs {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
     pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -257,7 +257,7 @@ mod opt_secs {
     }
 }
 
-mod opt_bytes {
+pub(crate) mod opt_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
     /// Stdin crosses JSON as a UTF-8 string.
     pub fn serialize<S: Serializer>(d: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {

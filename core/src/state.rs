@@ -93,7 +93,7 @@ pub fn now() -> u64 {
 }
 
 /// A record that could not be read, reported by name instead of failing a listing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BadRecord {
     pub name: String,
     pub error: String,
