@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages build-essential python3
+ensure_packages build-essential python3 neovim
 ensure_rust
 
 # Real engines for the container suites: Podman (runc) and a gVisor service,

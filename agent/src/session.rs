@@ -47,6 +47,8 @@ pub struct Session {
     out: Out,
     running: RunningMap,
     uploads: HashMap<u32, files::Upload>,
+    /// Unix sockets proxied by `connect` requests: their write side.
+    proxies: HashMap<u32, std::os::unix::net::UnixStream>,
 }
 
 impl Session {
@@ -84,7 +86,12 @@ impl Session {
             }
             _ => return,
         }
-        let mut session = Session { out, running: Arc::new(Mutex::new(HashMap::new())), uploads: HashMap::new() };
+        let mut session = Session {
+            out,
+            running: Arc::new(Mutex::new(HashMap::new())),
+            uploads: HashMap::new(),
+            proxies: HashMap::new(),
+        };
         loop {
             match Frame::read_from(&mut input) {
                 Ok(Some(frame)) => {
@@ -131,6 +138,15 @@ impl Session {
             } else if let Err(e) = upload.write(&data) {
                 // Keep the entry so the rest of the input is swallowed; report at EOF.
                 upload.fail(e);
+            }
+            return;
+        }
+        if let Some(sock) = self.proxies.get_mut(&id) {
+            // An empty INPUT (or a failed write) shuts the write side; the
+            // reader thread ends the request when the socket closes.
+            if data.is_empty() || sock.write_all(&data).is_err() {
+                let _ = sock.shutdown(std::net::Shutdown::Write);
+                self.proxies.remove(&id);
             }
             return;
         }
@@ -221,12 +237,32 @@ impl Session {
                 self.out.reply(id, &Reply::Ok);
                 shutdown();
             }
+            Request::Connect { path } => match std::os::unix::net::UnixStream::connect(&path) {
+                Ok(sock) => match sock.try_clone() {
+                    Ok(reader) => {
+                        // An empty DATA frame says "connected" before any byte flows.
+                        self.out.send(Frame::new(FrameKind::Data, id, Vec::new()));
+                        self.proxies.insert(id, sock);
+                        let out = self.out.clone();
+                        std::thread::spawn(move || proxy_out(id, reader, out));
+                    }
+                    Err(e) => {
+                        self.out.error(id, files::code_of(&e), format!("{path}: {e}"));
+                    }
+                },
+                Err(e) => {
+                    self.out.error(id, files::code_of(&e), format!("cannot connect to {path}: {e}"));
+                }
+            },
         }
         true
     }
 
     /// The stream is gone: nobody will read the output of what it started.
     fn kill_all(&self) {
+        for sock in self.proxies.values() {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
         let running = self.running.lock().unwrap();
         for r in running.values() {
             if let Some(pgid) = r.pgid {
@@ -290,6 +326,25 @@ fn own_session_members() -> Vec<i32> {
         }
     }
     found
+}
+
+/// Copies what a proxied socket sends into DATA frames; REPLY at its end.
+fn proxy_out(id: u32, mut sock: std::os::unix::net::UnixStream, out: Out) {
+    let mut buf = vec![0u8; kled_protocol::CHUNK];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if !out.send(Frame::new(FrameKind::Data, id, buf[..n].to_vec())) {
+                    let _ = sock.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    out.reply(id, &Reply::Ok);
 }
 
 #[cfg(test)]

@@ -225,10 +225,14 @@ fn bulk_and_providers() {
 #[test]
 fn neovim_aliases_answer_clearly() {
     let h = Home::new();
-    let o = h.run(&["neovim", "start", "nv"]);
+    // A Neovim that is not installed is named in the error (cli_neovim.rs
+    // covers the working runtime).
+    let o = h.run(&["neovim", "start", "nv", "--opt", "nvim=/nonexistent/nvim"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("runtime neovim is not available"), "{}", stderr(&o));
-    assert_eq!(h.ok(&["neovim", "list", "--json"]).trim(), "[]");
+    assert!(stderr(&o).contains("/nonexistent/nvim is not installed"), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_str(&h.ok(&["neovim", "list", "--json"])).unwrap();
+    assert_eq!((list[0]["name"].as_str(), list[0]["state"].as_str()), (Some("nv"), Some("failed")));
+    assert_eq!(h.ok(&["terminal", "list", "--json"]).matches("\"nv\"").count(), 1);
     let ps: serde_json::Value = serde_json::from_str(&h.ok(&["neovim", "providers", "--json"])).unwrap();
     assert_eq!(ps.as_array().unwrap().len(), 2);
 }

@@ -18,6 +18,7 @@
 //! connection; see [`protocol`].
 
 pub mod agent;
+mod backend;
 mod bulk;
 pub mod config;
 pub mod engine;
@@ -27,6 +28,7 @@ mod kind;
 pub mod languages;
 mod manager;
 mod name;
+mod nvim;
 pub mod protocol;
 mod providers;
 mod runtime;
@@ -40,9 +42,10 @@ pub use exec::{Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, DEFAULT_
 pub use kind::Kind;
 pub use manager::{Listing, Manager};
 pub use name::{validate_name, MAX_NAME_LEN};
+pub use nvim::BufferInfo;
 pub use providers::Provider;
 pub use state::{BadRecord, State};
-pub use terminal::{CodeRequest, ExecStream, Terminal, TerminalInfo};
+pub use terminal::{CodeRequest, Editor, ExecStream, Terminal, TerminalInfo};
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

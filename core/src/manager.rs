@@ -1,7 +1,7 @@
 //! The Manager: creates, finds, lists and removes terminals, and keeps one
 //! agent connection per terminal for this process.
 
-use crate::agent::AgentClient;
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kind::Kind;
@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// A live connection to a terminal's agent and how commands run there.
+/// A live connection to a terminal's agent (or Neovim) and how commands run there.
 #[derive(Clone)]
 pub(crate) struct Connection {
-    pub client: AgentClient,
+    pub client: Backend,
     pub profile: Arc<ExecProfile>,
     /// The process that dialled it. After fork() the child inherits the
     /// cache, but the connection's tasks lived on the parent's runtime
@@ -25,7 +25,7 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub fn new(client: AgentClient, profile: ExecProfile) -> Connection {
+    pub fn new(client: Backend, profile: ExecProfile) -> Connection {
         Connection { client, profile: Arc::new(profile), pid: std::process::id() }
     }
 }
@@ -36,6 +36,23 @@ pub(crate) struct Inner {
     connections: Mutex<HashMap<String, Connection>>,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let map = std::mem::take(self.connections.get_mut().unwrap_or_else(|p| p.into_inner()));
+        map.into_values().for_each(discard);
+    }
+}
+
+/// Drops a connection, unless a parent process made it: in a forked child,
+/// dropping would wake tasks of the parent's runtime, whose threads (and
+/// possibly the locks they held) the child does not have. Leaking the
+/// parent's handful of bytes is the safe choice.
+fn discard(conn: Connection) {
+    if conn.pid != std::process::id() {
+        std::mem::forget(conn);
+    }
+}
+
 /// Entry point of the library. Cheap to clone; clones share connections.
 #[derive(Clone)]
 pub struct Manager {
@@ -43,7 +60,7 @@ pub struct Manager {
 }
 
 /// The outcome of listing: terminals, and records that could not be read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Listing {
     pub terminals: Vec<TerminalInfo>,
     pub problems: Vec<BadRecord>,
@@ -172,11 +189,13 @@ impl Manager {
     }
 
     pub(crate) fn remember(&self, name: &str, conn: Connection) {
-        self.inner.connections.lock().unwrap().insert(name.to_string(), conn);
+        let old = self.inner.connections.lock().unwrap().insert(name.to_string(), conn);
+        old.map(discard);
     }
 
     pub(crate) fn forget(&self, name: &str) {
-        self.inner.connections.lock().unwrap().remove(name);
+        let old = self.inner.connections.lock().unwrap().remove(name);
+        old.map(discard);
     }
 
     /// A connection to the agent of a running terminal: cached, else dialled,
@@ -190,6 +209,7 @@ impl Manager {
         let runtime = runtime_for(record.kind)?;
         let client = match runtime.connect(&self.ctx(), &record).await {
             Ok(c) => c,
+            Err(first) if !runtime.restarts_silently() => return Err(first),
             Err(first) => {
                 // Re-establish under the lock, unless someone stopped it meanwhile.
                 let _lock = self.lock(name).await?;

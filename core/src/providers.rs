@@ -49,7 +49,7 @@ fn unavailable(kind: Kind, config: &crate::Config) -> Option<String> {
                 engine::discover(None).err().map(|e| e.message().to_string())
             }
         }
-        Kind::Kata => {
+        Kind::Kata | Kind::NeovimKata => {
             if config.isolation.kata.engine.is_some() || config.kata.url.is_some() {
                 None
             } else if !on_path("kata-runtime") && !on_path("containerd-shim-kata-v2") {
@@ -57,6 +57,9 @@ fn unavailable(kind: Kind, config: &crate::Config) -> Option<String> {
             } else {
                 engine::discover(None).err().map(|e| e.message().to_string())
             }
+        }
+        Kind::Neovim if !on_path("nvim") => {
+            Some("nvim (Neovim 0.7 or later) is not on PATH; install it with apt-get install neovim".into())
         }
         _ => None,
     }

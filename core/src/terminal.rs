@@ -1,5 +1,6 @@
 //! A handle on one named terminal: lifecycle, exec, code and files.
 
+use crate::backend::Process;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::{Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, DEFAULT_MAX_OUTPUT};
 use crate::kind::Kind;
@@ -7,7 +8,7 @@ use crate::languages::Language;
 use crate::manager::{Connection, Manager};
 use crate::runtime::runtime_for;
 use crate::state::{Record, State};
-use kled_protocol::{AgentInfo, DirEntry, Reply, Request, Spawn};
+use kled_protocol::{AgentInfo, DirEntry, Spawn};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,14 +57,19 @@ impl std::fmt::Debug for Terminal {
     }
 }
 
-/// A `run_code` request.
-#[derive(Debug, Clone)]
+/// A `run_code` request. As JSON (for the C ABI and other front ends):
+/// `{"lang": "py", "code": "...", "args": [], "stdin": "", "timeout_secs": 5}`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     pub lang: String,
     pub code: String,
     /// Arguments for the program.
+    #[serde(default)]
     pub args: Vec<String>,
+    #[serde(default, deserialize_with = "crate::exec::opt_bytes::deserialize")]
     pub stdin: Option<Vec<u8>>,
+    #[serde(default, rename = "timeout_secs", deserialize_with = "crate::exec::opt_secs::deserialize")]
     pub timeout: Option<Duration>,
 }
 
@@ -221,13 +227,20 @@ impl Terminal {
     pub async fn exec_stream(&self, req: ExecRequest) -> Result<ExecStream> {
         req.validate()?;
         let mut conn = self.manager.connection(&self.name).await?;
-        let handle = match conn.client.spawn(self.spawn_spec(&conn, &req), req.stdin.as_deref()) {
+        let display = match &req.command {
+            Command::Shell(s) => s.clone(),
+            Command::Argv(v) => v.join(" "),
+        };
+        let handle = match conn.client.spawn(self.spawn_spec(&conn, &req), req.stdin.as_deref(), &display).await {
             Ok(h) => h,
             Err(_) if conn.client.is_closed() => {
                 // The cached connection died under us (agent restarted): once more.
                 self.manager.forget(&self.name);
                 conn = self.manager.connection(&self.name).await?;
-                conn.client.spawn(self.spawn_spec(&conn, &req), req.stdin.as_deref())?
+                conn.client
+                    .spawn(self.spawn_spec(&conn, &req), req.stdin.as_deref(), &display)
+                    .await
+                    .map_err(|e| self.explain(e))?
             }
             Err(e) => return Err(self.explain(e)),
         };
@@ -243,14 +256,11 @@ impl Terminal {
         let language = Language::find(&req.lang)?;
         let conn = self.manager.connection(&self.name).await?;
         let programs = language.programs();
-        let paths = match conn
+        let paths = conn
             .client
-            .request(Request::Which { programs: programs.iter().map(|s| s.to_string()).collect() })
-            .await?
-        {
-            Reply::Which { paths } => paths,
-            other => return Err(Error::agent(format!("unexpected reply to which: {other:?}"))),
-        };
+            .which(&programs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .await
+            .map_err(|e| self.explain(e))?;
         let found =
             |p: &str| programs.iter().position(|q| *q == p).and_then(|i| paths.get(i)).is_some_and(Option::is_some);
         let dir = scratch_dir();
@@ -262,7 +272,7 @@ impl Terminal {
         exec.stdin = req.stdin;
         exec.timeout = req.timeout;
         let result = self.exec(exec).await;
-        let _ = conn.client.request(Request::Remove { path: dir, recursive: true }).await;
+        let _ = conn.client.remove(&dir, true).await;
         result
     }
 
@@ -271,7 +281,7 @@ impl Terminal {
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
         check_path(path)?;
         let conn = self.manager.connection(&self.name).await?;
-        Ok(conn.client.read_file(path, None).await.map_err(|e| self.explain(e))?.0)
+        conn.client.read_file(path).await.map_err(|e| self.explain(e))
     }
 
     /// Writes a file atomically, creating parent directories. `mode` defaults
@@ -288,19 +298,13 @@ impl Terminal {
     pub async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         check_path(path)?;
         let conn = self.manager.connection(&self.name).await?;
-        match conn.client.request(Request::ListDir { path: path.to_string() }).await? {
-            Reply::Listing { entries } => Ok(entries),
-            other => Err(Error::agent(format!("unexpected reply to list_dir: {other:?}"))),
-        }
+        conn.client.list_dir(path).await.map_err(|e| self.explain(e))
     }
 
     /// Facts about where the terminal runs (kernel, host name, user).
     pub async fn agent_info(&self) -> Result<AgentInfo> {
         let conn = self.manager.connection(&self.name).await?;
-        match conn.client.request(Request::Info).await? {
-            Reply::Info(i) => Ok(i),
-            other => Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
-        }
+        conn.client.info().await.map_err(|e| self.explain(e))
     }
 }
 
@@ -336,7 +340,7 @@ fn scratch_dir() -> String {
 
 /// The events of a running exec.
 pub struct ExecStream {
-    handle: crate::agent::SpawnHandle,
+    handle: Process,
     timeout: Option<Duration>,
     started: Instant,
 }
@@ -360,5 +364,96 @@ impl ExecStream {
             }
         }
         Err(Error::agent("exec ended without an exit status"))
+    }
+}
+
+/// Editor operations on a Neovim terminal's buffers: what an agent uses to
+/// edit code through the editor. Files are named by path (relative paths
+/// are from the terminal's working directory); each file's buffer is loaded
+/// on first use and reloaded from disk when unmodified. Line ranges are
+/// zero-based and end-exclusive, and negative indexes count from the end
+/// (-1 is past the last line), as in Neovim's `nvim_buf_get_lines`.
+#[derive(Clone, Debug)]
+pub struct Editor {
+    terminal: Terminal,
+}
+
+impl Terminal {
+    /// The editor of a Neovim terminal; InvalidArgument for other kinds.
+    pub fn editor(&self) -> Result<Editor> {
+        match self.kind {
+            Kind::Neovim | Kind::NeovimKata => Ok(Editor { terminal: self.clone() }),
+            other => Err(Error::invalid(format!(
+                "terminal {:?} is a {other} terminal: editor operations need a neovim terminal",
+                self.name
+            ))),
+        }
+    }
+}
+
+impl Editor {
+    async fn nvim(&self) -> Result<crate::nvim::NvimClient> {
+        let conn = self.terminal.manager.connection(&self.terminal.name).await?;
+        conn.client
+            .neovim()
+            .cloned()
+            .ok_or_else(|| Error::invalid(format!("terminal {:?} is not served by Neovim", self.terminal.name)))
+    }
+
+    fn check_lines(lines: &[String]) -> Result<()> {
+        if let Some(l) = lines.iter().find(|l| l.contains('\n') || l.contains('\0')) {
+            return Err(Error::invalid(format!("a buffer line may not contain a newline or NUL: {l:?}")));
+        }
+        Ok(())
+    }
+
+    /// Opens `path` in a buffer (a new file gets an empty one).
+    pub async fn open(&self, path: &str) -> Result<crate::nvim::BufferInfo> {
+        check_path(path)?;
+        self.nvim().await?.open(path).await.map_err(|e| self.terminal.explain(e))
+    }
+
+    /// The listed buffers, including the command log `kled://log`.
+    pub async fn buffers(&self) -> Result<Vec<crate::nvim::BufferInfo>> {
+        self.nvim().await?.buffers().await.map_err(|e| self.terminal.explain(e))
+    }
+
+    /// Lines `start..end` of the file's buffer.
+    pub async fn read_lines(&self, path: &str, start: i64, end: i64) -> Result<Vec<String>> {
+        check_path(path)?;
+        self.nvim().await?.get_lines(path, start, end).await.map_err(|e| self.terminal.explain(e))
+    }
+
+    /// Replaces lines `start..end` of the file's buffer with `lines` (an
+    /// empty range inserts, empty `lines` deletes). The file on disk changes
+    /// only on `write`.
+    pub async fn set_lines(
+        &self,
+        path: &str,
+        start: i64,
+        end: i64,
+        lines: &[String],
+    ) -> Result<crate::nvim::BufferInfo> {
+        check_path(path)?;
+        Self::check_lines(lines)?;
+        self.nvim().await?.set_lines(path, start, end, lines).await.map_err(|e| self.terminal.explain(e))
+    }
+
+    /// Writes the file's buffer to disk.
+    pub async fn write(&self, path: &str) -> Result<crate::nvim::BufferInfo> {
+        check_path(path)?;
+        self.nvim().await?.write_buffer(path).await.map_err(|e| self.terminal.explain(e))
+    }
+
+    /// The visible command log: one `$ command` line per exec and one
+    /// `[exit N]` line per exit.
+    pub async fn log(&self) -> Result<Vec<String>> {
+        self.nvim().await?.log_lines().await.map_err(|e| self.terminal.explain(e))
+    }
+
+    /// The Neovim server's socket on this host, for `nvim --remote-ui`.
+    pub fn socket(&self) -> Result<Option<String>> {
+        let r = self.terminal.record()?;
+        Ok(r.runtime.get("socket").and_then(|s| s.as_str()).map(str::to_string))
     }
 }

@@ -27,7 +27,9 @@
 //! 3. `spawn`: optional INPUT frames (stdin; an empty INPUT is EOF), then the
 //!    agent answers STDOUT/STDERR frames and finally one EXIT.
 //!    `write_file`: INPUT frames with the content, an empty INPUT, then REPLY.
-//!    `read_file`: DATA frames, then REPLY. Every other request: one REPLY.
+//!    `read_file`: DATA frames, then REPLY. `connect`: INPUT frames to the
+//!    socket, DATA frames from it, REPLY when it closes. Every other request:
+//!    one REPLY.
 //!    Any request may instead end with one ERROR.
 //! 4. `kill` signals the process group of a running spawn; `shutdown` makes the
 //!    agent kill everything it started and exit.
@@ -225,6 +227,15 @@ pub enum Request {
     },
     Info,
     Shutdown,
+    /// Connects to a unix socket where the agent runs (a Neovim server inside
+    /// a sandbox) and proxies it over this request: an empty DATA frame says
+    /// it is connected, then INPUT frames carry bytes to the socket (an empty
+    /// INPUT shuts its write side), DATA frames carry bytes from it, and one
+    /// REPLY `ok` ends the request when the socket closes. A failed connect
+    /// is one ERROR instead.
+    Connect {
+        path: String,
+    },
 }
 
 /// Start a process. The agent runs `argv` directly (no shell: the core turns

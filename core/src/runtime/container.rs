@@ -11,6 +11,7 @@
 use super::isolation;
 use super::{parse_options, Ctx, ExecProfile, Runtime};
 use crate::agent::{agent_bytes, AgentClient};
+use crate::backend::Backend;
 use crate::engine::{self, engine_error, status_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::kind::Kind;
@@ -412,7 +413,11 @@ impl Runtime for ContainerRuntime {
             host_config: Some(host),
             ..Default::default()
         };
-        let container = format!("kled-{}", rec.name);
+        // neovim-kata containers are named for what they hold.
+        let container = match self.kind {
+            Kind::NeovimKata => format!("neovim-{}", rec.name),
+            _ => format!("kled-{}", rec.name),
+        };
         let created = docker
             .create_container(Some(CreateContainerOptionsBuilder::default().name(&container).build()), body)
             .await
@@ -442,7 +447,7 @@ impl Runtime for ContainerRuntime {
         Ok(())
     }
 
-    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient> {
+    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<Backend> {
         let t0 = std::time::Instant::now();
         let data = Self::data(rec)?;
         let docker = engine::connect(&data.engine).await?;
@@ -484,13 +489,13 @@ impl Runtime for ContainerRuntime {
                 return Err(e);
             }
         }
-        Ok(client)
+        Ok(client.into())
     }
 
-    async fn connect(&self, _ctx: &Ctx<'_>, rec: &Record) -> Result<AgentClient> {
+    async fn connect(&self, _ctx: &Ctx<'_>, rec: &Record) -> Result<Backend> {
         let data = Self::data(rec)?;
         let docker = engine::connect(&data.engine).await?;
-        Self::reach(&docker, &data, &rec.name, Duration::ZERO).await
+        Self::reach(&docker, &data, &rec.name, Duration::ZERO).await.map(Backend::from)
     }
 
     async fn stop(&self, _ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {

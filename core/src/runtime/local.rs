@@ -5,6 +5,7 @@
 
 use super::{parse_options, Ctx, ExecProfile, Runtime};
 use crate::agent::{install_agent, AgentClient};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kind::Kind;
 use crate::state::{Record, StateDir};
@@ -78,7 +79,7 @@ impl LocalRuntime {
         }
     }
 
-    fn socket_path(state: &StateDir, name: &str) -> Result<PathBuf> {
+    pub(super) fn socket_path(state: &StateDir, name: &str) -> Result<PathBuf> {
         let p = state.subdir("run")?.join(format!("{name}.sock"));
         if p.as_os_str().len() <= MAX_SOCKET_PATH {
             return Ok(p);
@@ -135,7 +136,7 @@ impl Runtime for LocalRuntime {
             .map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))
     }
 
-    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient> {
+    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<Backend> {
         let opts = Self::options(rec)?;
         let name = rec.name.clone();
         let socket = Self::socket_path(ctx.state, &name)?;
@@ -148,7 +149,7 @@ impl Runtime for LocalRuntime {
                 workdir,
             })
             .expect("serializes");
-            return Ok(client);
+            return Ok(client.into());
         }
         // An agent that is alive but unusable (hung, or from an incompatible
         // kled version) would keep the socket: replace it.
@@ -223,21 +224,21 @@ impl Runtime for LocalRuntime {
             workdir: workdir.display().to_string(),
         })
         .expect("serializes");
-        Ok(client)
+        Ok(client.into())
     }
 
-    async fn connect(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<AgentClient> {
+    async fn connect(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<Backend> {
         let socket = match Self::data(rec) {
             Some(d) => PathBuf::from(d.socket),
             None => Self::socket_path(ctx.state, &rec.name)?,
         };
-        Self::dial(&socket, &rec.name).await
+        Self::dial(&socket, &rec.name).await.map(Backend::from)
     }
 
     async fn stop(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
         let data = Self::data(rec);
         match self.connect(ctx, rec).await {
-            Ok(client) => {
+            Ok(Backend::Agent(client)) => {
                 // The agent replies, then kills what runs and exits.
                 let _ = client.request(Request::Shutdown).await;
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -245,7 +246,7 @@ impl Runtime for LocalRuntime {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
-            Err(_) => {
+            _ => {
                 // Unreachable agent: make sure it is not left running.
                 if let Some(d) = &data {
                     if is_our_agent(d.pid) {

@@ -1,12 +1,15 @@
 //! Runtimes: how a terminal of each kind is created, started, reached and
 //! stopped. Everything after "reached" (exec, files, code) is the same for
-//! every runtime, because every runtime hosts a kled-agent.
+//! every runtime: each hosts a kled-agent, or (neovim) is a Neovim server,
+//! and `crate::backend` dispatches between the two.
 
 mod container;
 mod isolation;
 mod local;
+mod neovim;
+mod neovim_kata;
 
-use crate::agent::AgentClient;
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kind::Kind;
@@ -44,16 +47,22 @@ pub(crate) trait Runtime: Send + Sync {
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value>;
     /// Prepares what the terminal needs before its first start.
     async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()>;
-    /// Makes the terminal runnable and returns a connection to its agent.
-    /// Also used to bring back a terminal whose agent died.
-    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<AgentClient>;
-    /// Connects to the agent of a started terminal.
-    async fn connect(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<AgentClient>;
+    /// Makes the terminal runnable and returns a connection to its agent
+    /// (or Neovim server). Also used to bring back a terminal whose agent died.
+    async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<Backend>;
+    /// Connects to the agent (or Neovim server) of a started terminal.
+    async fn connect(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<Backend>;
     /// Stops everything the terminal runs; keeps its data.
     async fn stop(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()>;
     /// Deletes what `create` and `start` made (the terminal is stopped first).
     async fn remove(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<()>;
     fn profile(&self, rec: &Record) -> Result<ExecProfile>;
+    /// Whether a running terminal whose agent is unreachable may be
+    /// restarted silently on the next call. Not for Neovim: its buffers
+    /// (unsaved edits) died with it, and the caller must be told.
+    fn restarts_silently(&self) -> bool {
+        true
+    }
     /// What the runtime sees of the terminal, when it differs from the
     /// record (a container removed or stopped behind kled's back), with why.
     async fn observe(&self, _ctx: &Ctx<'_>, _rec: &Record) -> Option<(State, Option<String>)> {
@@ -68,6 +77,11 @@ pub(crate) fn runtime_for(kind: Kind) -> Result<&'static dyn Runtime> {
         Kind::Container => Ok(&container::ContainerRuntime { kind: Kind::Container }),
         Kind::Gvisor => Ok(&container::ContainerRuntime { kind: Kind::Gvisor }),
         Kind::Kata => Ok(&container::ContainerRuntime { kind: Kind::Kata }),
+        Kind::Neovim => Ok(&neovim::NeovimRuntime),
+        Kind::NeovimKata => {
+            static NEOVIM_KATA: neovim_kata::NeovimKataRuntime = neovim_kata::NeovimKataRuntime::new();
+            Ok(&NEOVIM_KATA)
+        }
         other => Err(Error::new(
             ErrorKind::RuntimeUnavailable,
             format!(

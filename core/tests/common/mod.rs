@@ -102,6 +102,20 @@ pub fn engine_or_skip(test: &str) -> Option<String> {
     }
 }
 
+/// Whether Neovim is installed, for Neovim tests. Without it they skip with
+/// the reason printed, unless KLED_REQUIRE_ENGINE=1 (the project's test
+/// command sets it), where they fail.
+pub fn nvim_or_skip(test: &str) -> bool {
+    if on_path("nvim") {
+        return true;
+    }
+    if std::env::var("KLED_REQUIRE_ENGINE").as_deref() == Ok("1") {
+        panic!("{test}: nvim is required (KLED_REQUIRE_ENGINE=1); install it with apt-get install neovim");
+    }
+    eprintln!("SKIPPED {test}: nvim is not installed (apt-get install neovim)");
+    false
+}
+
 /// Kills every agent recorded under `home` (tests must not leave daemons).
 pub fn kill_agents(home: &Path) {
     let Ok(entries) = std::fs::read_dir(home.join("terminals")) else { return };
@@ -110,7 +124,14 @@ pub fn kill_agents(home: &Path) {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
         if let Some(pid) = v["runtime"]["pid"].as_u64() {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains("kled-agent") {
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            // Neovim servers run with --listen SOCKET in the home.
+            if cmdline.contains("nvim") && cmdline.contains(&*home.to_string_lossy()) {
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
+            }
+            if cmdline.contains("kled-agent") {
                 // The agent leads its own session: everything in it goes too.
                 for member in session_members(pid as i32) {
                     unsafe {

@@ -1,0 +1,127 @@
+//! What a started terminal is reached through: a kled-agent (local,
+//! container, gvisor, kata) or a Neovim server (neovim). `Terminal`'s
+//! exec, file and code methods are written once against this and dispatch
+//! here; nothing above this module knows which transport a terminal uses.
+
+use crate::agent::{AgentClient, SpawnHandle};
+use crate::error::{Error, Result};
+use crate::exec::ExecEvent;
+use crate::nvim::{NvimClient, NvimProcess};
+use kled_protocol::{AgentInfo, DirEntry, Reply, Request, Spawn};
+
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Agent(AgentClient),
+    Neovim(NvimClient),
+}
+
+impl From<AgentClient> for Backend {
+    fn from(c: AgentClient) -> Backend {
+        Backend::Agent(c)
+    }
+}
+
+impl From<NvimClient> for Backend {
+    fn from(c: NvimClient) -> Backend {
+        Backend::Neovim(c)
+    }
+}
+
+impl Backend {
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Backend::Agent(c) => c.is_closed(),
+            Backend::Neovim(c) => c.is_closed(),
+        }
+    }
+
+    /// The Neovim server, for editor operations.
+    pub fn neovim(&self) -> Option<&NvimClient> {
+        match self {
+            Backend::Neovim(c) => Some(c),
+            Backend::Agent(_) => None,
+        }
+    }
+
+    /// Starts a process. `display` is the command as the user wrote it
+    /// (Neovim echoes it into its visible log).
+    pub async fn spawn(&self, spawn: Spawn, stdin: Option<&[u8]>, display: &str) -> Result<Process> {
+        match self {
+            Backend::Agent(c) => c.spawn(spawn, stdin).map(Process::Agent),
+            Backend::Neovim(c) => c.spawn(spawn, stdin, display).await.map(Process::Neovim),
+        }
+    }
+
+    pub async fn which(&self, programs: &[String]) -> Result<Vec<Option<String>>> {
+        match self {
+            Backend::Agent(c) => match c.request(Request::Which { programs: programs.to_vec() }).await? {
+                Reply::Which { paths } => Ok(paths),
+                other => Err(Error::agent(format!("unexpected reply to which: {other:?}"))),
+            },
+            Backend::Neovim(c) => c.which(programs).await,
+        }
+    }
+
+    pub async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        match self {
+            Backend::Agent(c) => Ok(c.read_file(path, None).await?.0),
+            Backend::Neovim(c) => c.read_file(path).await,
+        }
+    }
+
+    pub async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>, create_dirs: bool) -> Result<u64> {
+        match self {
+            Backend::Agent(c) => c.write_file(path, data, mode, create_dirs).await,
+            Backend::Neovim(c) => c.write_file(path, data, mode, create_dirs).await,
+        }
+    }
+
+    pub async fn remove(&self, path: &str, recursive: bool) -> Result<()> {
+        match self {
+            Backend::Agent(c) => c.request(Request::Remove { path: path.to_string(), recursive }).await.map(|_| ()),
+            Backend::Neovim(c) => c.remove(path, recursive).await,
+        }
+    }
+
+    pub async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        match self {
+            Backend::Agent(c) => match c.request(Request::ListDir { path: path.to_string() }).await? {
+                Reply::Listing { entries } => Ok(entries),
+                other => Err(Error::agent(format!("unexpected reply to list_dir: {other:?}"))),
+            },
+            Backend::Neovim(c) => c.list_dir(path).await,
+        }
+    }
+
+    pub async fn info(&self) -> Result<AgentInfo> {
+        match self {
+            Backend::Agent(c) => match c.request(Request::Info).await? {
+                Reply::Info(i) => Ok(i),
+                other => Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
+            },
+            Backend::Neovim(c) => c.info().await,
+        }
+    }
+}
+
+/// A running process, on either transport.
+pub(crate) enum Process {
+    Agent(SpawnHandle),
+    Neovim(NvimProcess),
+}
+
+impl Process {
+    pub async fn next(&mut self) -> Option<Result<ExecEvent>> {
+        match self {
+            Process::Agent(h) => h.next().await,
+            Process::Neovim(p) => p.next().await,
+        }
+    }
+
+    pub fn kill(&self, signal: i32) -> Result<()> {
+        match self {
+            Process::Agent(h) => h.kill(signal),
+            Process::Neovim(p) => p.kill(signal),
+        }
+    }
+}
