@@ -1,0 +1,3 @@
+module kled.dev/bindings/go
+
+go 1.19
