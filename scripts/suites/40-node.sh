@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The Node binding: builds kled.node with plain cargo, runs `npm test`
+# (node --test against real local terminals, the CLI cross-process checks,
+# the 10,000-exec memory check and the npm pack install check), then the
+# examples: tsc --noEmit on the TypeScript quickstart and both quickstarts.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+
+ensure_rust
+ensure_packages build-essential python3 ca-certificates
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  ensure_packages nodejs npm
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 18 ]; then
+  echo "Node $(node --version) is too old: kled needs Node 18 or newer" >&2
+  exit 1
+fi
+
+log "building kled.node (cargo build --release -p kled-node) and the kled CLI"
+(cd bindings/node && node build.js)
+cargo build -p kled-cli
+export KLED_CLI="$PWD/target/debug/kled"
+
+log "npm test (bindings/node)"
+(cd bindings/node && npm test)
+
+log "examples/node: install (kled from the checkout, typescript from npm), tsc --noEmit, run"
+home=$(mktemp -d /tmp/kled-node-examples-XXXXXX)
+cleanup() {
+  # Terminals are daemons: remove any an example left behind, then the state dir.
+  node -e 'require("./bindings/node/test/helpers").removeAll(process.argv[1]).catch(() => {})' "$home" || true
+  rm -rf "$home"
+}
+trap cleanup EXIT
+(
+  cd examples/node
+  npm install --no-package-lock --no-audit --no-fund --loglevel=error
+  npx --no-install tsc --version
+  npx --no-install tsc --noEmit -p .
+  KLED_HOME="$home" node quickstart.js
+  npx --no-install tsc -p . --outDir "$home/dist"
+  KLED_HOME="$home" NODE_PATH="$PWD/node_modules" node "$home/dist/quickstart.js"
+)
+echo "node suite passed"
