@@ -24,6 +24,8 @@ pub enum Top {
     /// The same for Neovim terminals (runtime neovim, or neovim-kata with --kata).
     #[command(subcommand)]
     Neovim(NeovimCmd),
+    /// Serve the terminals as Model Context Protocol tools (stdio, or streamable HTTP with --http).
+    Mcp(crate::mcp_cmd::McpArgs),
 }
 
 impl Top {
@@ -73,6 +75,51 @@ pub enum NeovimCmd {
     Bulk(NeovimBulkArgs),
     Code(CodeArgs),
     Providers(ListArgs),
+    /// Replace lines of a file through the editor, and write it (see also `read`).
+    Edit(NeovimEditArgs),
+    /// Print lines of a file as the editor's buffer has them.
+    Read(NeovimReadArgs),
+    /// List the editor's buffers (open files, and the command log kled://log).
+    Buffers(NeovimBuffersArgs),
+    /// Watch the terminal: an interactive Neovim on its server (Neovim 0.9+),
+    /// else the log of the commands that ran in it.
+    Attach(NameArg),
+}
+
+#[derive(Args, Debug)]
+pub struct NeovimEditArgs {
+    pub name: String,
+    /// The file (relative paths are from the terminal's working directory).
+    pub file: String,
+    /// Lines to replace, 1-based and inclusive: A:B, A (one line), A: (to the
+    /// end), :B. B = A-1 inserts before line A. Default: the whole file.
+    #[arg(long, value_name = "A:B")]
+    pub lines: Option<String>,
+    /// The new text ("-" reads stdin); its lines replace the range. Empty deletes it.
+    #[arg(long)]
+    pub text: String,
+    /// Leave the change in the buffer without writing the file.
+    #[arg(long)]
+    pub no_write: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NeovimReadArgs {
+    pub name: String,
+    pub file: String,
+    /// Lines to print, 1-based and inclusive: A:B, A, A:, :B. Default: all.
+    #[arg(long, value_name = "A:B")]
+    pub lines: Option<String>,
+    /// Prefix each line with its number.
+    #[arg(short = 'n', long)]
+    pub numbers: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NeovimBuffersArgs {
+    pub name: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -16,6 +16,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Top::Terminal(cmd) => terminal(&manager, cmd).await,
         Top::Neovim(cmd) => neovim(&manager, cmd).await,
+        Top::Mcp(a) => crate::mcp_cmd::run(manager, a).await,
     }
 }
 
@@ -86,7 +87,145 @@ async fn neovim(m: &Manager, cmd: NeovimCmd) -> Result<u8> {
         }
         NeovimCmd::Code(a) => code(m, a).await,
         NeovimCmd::Providers(a) => providers(m, a.json, is_neovim),
+        NeovimCmd::Edit(a) => neovim_edit(m, a).await,
+        NeovimCmd::Read(a) => neovim_read(m, a).await,
+        NeovimCmd::Buffers(a) => neovim_buffers(m, a).await,
+        NeovimCmd::Attach(a) => neovim_attach(m, a).await,
     }
+}
+
+/// `A:B` (1-based, inclusive) as a zero-based, end-exclusive range; None is
+/// the whole file.
+pub fn line_range(spec: Option<&str>) -> Result<(i64, i64)> {
+    let bad = || {
+        kled::Error::new(
+            kled::ErrorKind::InvalidArgument,
+            format!("--lines {:?}: expected A:B, A, A: or :B with 1-based line numbers", spec.unwrap_or_default()),
+        )
+    };
+    let Some(spec) = spec else { return Ok((0, -1)) };
+    let num = |s: &str| -> Result<Option<i64>> {
+        if s.trim().is_empty() {
+            return Ok(None);
+        }
+        s.trim().parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(bad)
+    };
+    let (a, b) = match spec.split_once(':') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let a = num(spec)?.ok_or_else(bad)?;
+            (Some(a), Some(a))
+        }
+    };
+    let start = match a {
+        Some(0) => return Err(bad()),
+        Some(a) => a - 1,
+        None => 0,
+    };
+    let end = b.unwrap_or(-1);
+    if b.is_some() && end < start {
+        return Err(bad());
+    }
+    Ok((start, end))
+}
+
+async fn neovim_edit(m: &Manager, a: NeovimEditArgs) -> Result<u8> {
+    let editor = m.get_terminal(&a.name).await?.editor()?;
+    let text = if a.text == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| kled::Error::new(kled::ErrorKind::Io, format!("reading stdin: {e}")))?;
+        s
+    } else {
+        a.text.clone()
+    };
+    let body = text.strip_suffix('\n').unwrap_or(&text);
+    let lines: Vec<String> = if text.is_empty() { Vec::new() } else { body.split('\n').map(str::to_string).collect() };
+    let (start, end) = line_range(a.lines.as_deref())?;
+    let mut info = editor.set_lines(&a.file, start, end, &lines).await?;
+    if !a.no_write {
+        info = editor.write(&a.file).await?;
+    }
+    println!(
+        "{} {}: {} lines{}",
+        if a.no_write { "changed" } else { "wrote" },
+        info.name,
+        info.lines,
+        if info.modified { " (modified, not written)" } else { "" }
+    );
+    Ok(0)
+}
+
+async fn neovim_read(m: &Manager, a: NeovimReadArgs) -> Result<u8> {
+    let editor = m.get_terminal(&a.name).await?.editor()?;
+    let (start, end) = line_range(a.lines.as_deref())?;
+    let lines = editor.read_lines(&a.file, start, end).await?;
+    let mut out = std::io::stdout().lock();
+    for (i, l) in lines.iter().enumerate() {
+        let _ = if a.numbers { writeln!(out, "{:>6}  {l}", start + 1 + i as i64) } else { writeln!(out, "{l}") };
+    }
+    Ok(0)
+}
+
+async fn neovim_buffers(m: &Manager, a: NeovimBuffersArgs) -> Result<u8> {
+    let buffers = m.get_terminal(&a.name).await?.editor()?.buffers().await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&buffers).expect("serializes"));
+        return Ok(0);
+    }
+    println!("{:>4}  {:>6}  {:<8}  NAME", "BUF", "LINES", "STATE");
+    for b in buffers {
+        let state = if b.modified {
+            "modified"
+        } else if b.loaded {
+            "saved"
+        } else {
+            "unloaded"
+        };
+        println!("{:>4}  {:>6}  {:<8}  {}", b.number, b.lines, state, b.name);
+    }
+    Ok(0)
+}
+
+/// The installed Neovim's (major, minor) version.
+fn nvim_version() -> Option<(u32, u32)> {
+    let out = std::process::Command::new("nvim").arg("--version").output().ok()?;
+    let first = String::from_utf8_lossy(&out.stdout).lines().next()?.to_string();
+    let v = first.trim().strip_prefix("NVIM v")?;
+    let mut parts = v.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+async fn neovim_attach(m: &Manager, a: NameArg) -> Result<u8> {
+    let t = m.get_terminal(&a.name).await?;
+    let editor = t.editor()?;
+    let version = nvim_version();
+    let socket = editor.socket()?;
+    if let (Some((major, minor)), Some(socket), kled::Kind::Neovim) = (version, &socket, t.kind()) {
+        if (major, minor) >= (0, 9) {
+            // Make sure it runs (this reports a dead Neovim clearly).
+            editor.buffers().await?;
+            let status = std::process::Command::new("nvim")
+                .args(["--remote-ui", "--server"])
+                .arg(socket)
+                .status()
+                .map_err(|e| kled::Error::new(kled::ErrorKind::Io, format!("cannot run nvim --remote-ui: {e}")))?;
+            return Ok(status.code().unwrap_or(1) as u8);
+        }
+    }
+    let why = match version {
+        Some((major, minor)) => {
+            format!("the installed Neovim is {major}.{minor}; attaching needs 0.9+ (nvim --remote-ui)")
+        }
+        None => "nvim is not installed on this host".to_string(),
+    };
+    eprintln!("kled: cannot attach to {}: {why}. The commands that ran in it (buffer kled://log):", a.name);
+    let mut out = std::io::stdout().lock();
+    for line in editor.log().await? {
+        let _ = writeln!(out, "{line}");
+    }
+    Ok(0)
 }
 
 /// Turns the option flags into the runtime's JSON options.

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod mcp_cmd;
 mod output;
 
 use clap::Parser;
