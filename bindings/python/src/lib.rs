@@ -1,0 +1,47 @@
+//! `kled._kled`: the native half of the Python package `kled`.
+//!
+//! The classes wrap the core's handles; `kled/__init__.py` re-exports them
+//! with the exception classes of `kled/_errors.py`. The binding owns its
+//! tokio runtime (rt.rs) and keeps handles usable across `os.fork()`
+//! (fork.rs). Blocking methods release the GIL and wake regularly to run
+//! Python's signal handlers, so Ctrl-C interrupts them.
+
+mod convert;
+mod errors;
+mod fork;
+mod manager;
+mod rt;
+mod terminal;
+mod values;
+
+use pyo3::prelude::*;
+
+/// The core's logs on stderr at the level in `KLED_LOG` (e.g. `debug`,
+/// `kled=info`), as the CLI does; a library stays silent without it.
+fn init_logging() {
+    if let Some(filter) = std::env::var("KLED_LOG").ok().filter(|v| !v.is_empty()) {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+#[pymodule]
+fn _kled(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    fork::install();
+    init_logging();
+    m.add("__version__", kled::VERSION)?;
+    m.add("DEFAULT_MAX_OUTPUT", kled::DEFAULT_MAX_OUTPUT)?;
+    // Whether a fork()ed child of a process that used kled can use it too.
+    m.add("FORK_CHILD_SUPPORTED", rt::FORK_CHILD_SUPPORTED)?;
+    m.add_class::<manager::PyManager>()?;
+    m.add_class::<terminal::PyTerminal>()?;
+    m.add_class::<terminal::PyExecStream>()?;
+    m.add_class::<values::PyExecResult>()?;
+    m.add_class::<values::PyExecEvent>()?;
+    m.add_class::<values::PyTerminalInfo>()?;
+    m.add_class::<values::PyProvider>()?;
+    m.add_class::<values::PyDirEntry>()?;
+    Ok(())
+}
