@@ -15,6 +15,13 @@ venv=target/bench-venv
 "$venv/bin/python" -c "import docker" 2>/dev/null || "$venv/bin/pip" install -q docker
 KLED_BENCH_PYTHON="$PWD/$venv/bin/python" cargo bench -p kled-core --bench container_exec
 
+log "C ABI vs the Rust API (same terminal)"
+bash bench/c_abi.sh
+log "Python binding vs the Rust API and subprocess"
+bash bench/python_exec.sh
+log "Node binding vs the Rust API and child_process.execFile"
+bash bench/node_exec.sh --no-core
+
 for extra in bench/*.bench.sh; do
   [ -e "$extra" ] || continue
   log "$extra"
