@@ -189,7 +189,9 @@ impl ExecResult {
             format!("exited with status {}", self.shell_status())
         };
         let tail: String = self.stderr_str().chars().rev().take(500).collect::<Vec<_>>().into_iter().rev().collect();
-        Err(Error::new(ErrorKind::InvalidState, format!("command {how}: {}", tail.trim())))
+        let tail = tail.trim();
+        let message = if tail.is_empty() { format!("command {how}") } else { format!("command {how}: {tail}") };
+        Err(Error::new(ErrorKind::InvalidState, message))
     }
 }
 
