@@ -2,7 +2,9 @@
 (and the podman CLI), against the same engine and image.
 
 Prints one JSON object. Usage:
-  container_baseline.py ENDPOINT IMAGE EXEC_RUNS PODMAN_RUNS BYTES BULK
+  container_baseline.py ENDPOINT IMAGE EXEC_RUNS PODMAN_RUNS BYTES BULK BIG_IMAGE
+BIG_IMAGE runs the throughput test: busybox's `head` writes 4 KiB at a time
+and would measure itself rather than the transport.
 """
 import json
 import subprocess
@@ -21,6 +23,7 @@ def pct(xs, p):
 def main():
     endpoint, image = sys.argv[1], sys.argv[2]
     exec_runs, podman_runs, size, bulk = (int(a) for a in sys.argv[3:7])
+    big_image = sys.argv[7]
     client = docker.DockerClient(base_url=endpoint, version="1.41")
     out = {}
 
@@ -55,7 +58,11 @@ def main():
             subprocess.run(["podman", "exec", c.id, "true"], check=True)
             times.append(time.perf_counter() - t)
         out["podman_exec_p50_ms"] = pct(times, 0.5) * 1e3
+    finally:
+        c.remove(force=True)
 
+    c = client.containers.run(big_image, ["sleep", "3600"], detach=True, labels={"io.kled.bench": "1"})
+    try:
         rates = []
         for _ in range(3):
             t = time.perf_counter()

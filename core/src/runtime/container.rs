@@ -331,9 +331,7 @@ impl Runtime for ContainerRuntime {
         if self.kind == Kind::Container && (opts.kata_config_path.is_some() || opts.debug) {
             return Err(Error::invalid("kata_config_path and debug apply to isolated kinds (gvisor, kata) only"));
         }
-        if let Some(k) = opts.env.keys().find(|k| k.is_empty() || k.contains('=') || k.contains('\0')) {
-            return Err(Error::invalid(format!("invalid environment variable name {k:?}")));
-        }
+        super::check_workdir_and_env(None, &opts.env)?;
         if let Some(v) = opts.volumes.iter().find(|v| v.split(':').count() < 2) {
             return Err(Error::invalid(format!("volume {v:?} must be SOURCE:TARGET[:OPTIONS]")));
         }

@@ -99,3 +99,16 @@ pub(crate) fn parse_options<T: serde::de::DeserializeOwned>(kind: Kind, options:
     }
     serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid options for a {kind} terminal: {e}")))
 }
+
+/// Options every kind with a working directory and environment shares.
+pub(crate) fn check_workdir_and_env(workdir: Option<&str>, env: &BTreeMap<String, String>) -> Result<()> {
+    if let Some(w) = workdir {
+        if !std::path::Path::new(w).is_absolute() {
+            return Err(Error::invalid(format!("workdir must be an absolute path, not {w:?}")));
+        }
+    }
+    if let Some(k) = env.keys().find(|k| k.is_empty() || k.contains('=') || k.contains('\0')) {
+        return Err(Error::invalid(format!("invalid environment variable name {k:?}")));
+    }
+    Ok(())
+}

@@ -146,14 +146,7 @@ fn is_our_nvim(pid: u32, socket: &str) -> bool {
 impl Runtime for NeovimRuntime {
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
         let opts: NeovimOptions = parse_options(Kind::Neovim, options)?;
-        if let Some(w) = &opts.workdir {
-            if !Path::new(w).is_absolute() {
-                return Err(Error::invalid(format!("workdir must be an absolute path, not {w:?}")));
-            }
-        }
-        if let Some(k) = opts.env.keys().find(|k| k.is_empty() || k.contains('=') || k.contains('\0')) {
-            return Err(Error::invalid(format!("invalid environment variable name {k:?}")));
-        }
+        super::check_workdir_and_env(opts.workdir.as_deref(), &opts.env)?;
         Ok(serde_json::to_value(opts).expect("options serialize"))
     }
 
