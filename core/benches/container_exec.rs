@@ -74,7 +74,10 @@ fn main() {
     let (k_p50, k_p99) = (pct(&mut times, 0.5), pct(&mut times, 0.99));
     rt.block_on(t.remove()).unwrap();
     let t = rt.block_on(async {
-        let t = m.create_terminal("container", &format!("cb{pid}-big"), serde_json::json!({ "image": BIG_IMAGE })).await.unwrap();
+        let t = m
+            .create_terminal("container", &format!("cb{pid}-big"), serde_json::json!({ "image": BIG_IMAGE }))
+            .await
+            .unwrap();
         t.start().await.unwrap();
         t
     });

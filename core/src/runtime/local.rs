@@ -73,10 +73,7 @@ impl LocalRuntime {
     }
 
     fn workdir(state: &StateDir, rec: &Record, opts: &LocalOptions) -> PathBuf {
-        match &opts.workdir {
-            Some(w) => PathBuf::from(w),
-            None => state.root().join("work").join(&rec.name),
-        }
+        super::host_workdir::path(state, &rec.name, opts.workdir.as_deref())
     }
 
     pub(super) fn socket_path(state: &StateDir, name: &str) -> Result<PathBuf> {
@@ -124,9 +121,7 @@ impl Runtime for LocalRuntime {
 
     async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
         let opts = Self::options(rec)?;
-        let dir = Self::workdir(ctx.state, rec, &opts);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))
+        super::host_workdir::create(ctx.state, &rec.name, opts.workdir.as_deref()).map(|_| ())
     }
 
     async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<Backend> {
@@ -258,15 +253,7 @@ impl Runtime for LocalRuntime {
 
     async fn remove(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<()> {
         let opts = Self::options(rec)?;
-        // Only the directory kled made is deleted, never one the user named.
-        if opts.workdir.is_none() {
-            let dir = Self::workdir(ctx.state, rec, &opts);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
-            }
-        }
-        let _ = std::fs::remove_file(ctx.state.root().join("logs").join(format!("{}.log", rec.name)));
-        Ok(())
+        super::host_workdir::remove(ctx.state, &rec.name, opts.workdir.as_deref(), &format!("{}.log", rec.name))
     }
 
     fn profile(&self, rec: &Record) -> Result<ExecProfile> {

@@ -112,3 +112,38 @@ pub(crate) fn check_workdir_and_env(workdir: Option<&str>, env: &BTreeMap<String
     }
     Ok(())
 }
+
+/// Host-side working directories (local and neovim terminals): the user's
+/// `workdir` option, else `work/NAME` in the state dir, which kled owns and
+/// deletes on remove. A directory the user named is never deleted.
+pub(crate) mod host_workdir {
+    use crate::error::{Error, Result};
+    use crate::state::StateDir;
+    use std::path::PathBuf;
+
+    pub fn path(state: &StateDir, name: &str, option: Option<&str>) -> PathBuf {
+        match option {
+            Some(w) => PathBuf::from(w),
+            None => state.root().join("work").join(name),
+        }
+    }
+
+    pub fn create(state: &StateDir, name: &str, option: Option<&str>) -> Result<PathBuf> {
+        let dir = path(state, name, option);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))?;
+        Ok(dir)
+    }
+
+    /// Deletes kled's own directory and the terminal's log file.
+    pub fn remove(state: &StateDir, name: &str, option: Option<&str>, log: &str) -> Result<()> {
+        if option.is_none() {
+            let dir = path(state, name, None);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+            }
+        }
+        let _ = std::fs::remove_file(state.root().join("logs").join(log));
+        Ok(())
+    }
+}

@@ -56,10 +56,7 @@ impl NeovimRuntime {
     }
 
     fn workdir(state: &StateDir, rec: &Record, opts: &NeovimOptions) -> PathBuf {
-        match &opts.workdir {
-            Some(w) => PathBuf::from(w),
-            None => state.root().join("work").join(&rec.name),
-        }
+        super::host_workdir::path(state, &rec.name, opts.workdir.as_deref())
     }
 
     fn data(rec: &Record) -> Option<NeovimData> {
@@ -152,9 +149,7 @@ impl Runtime for NeovimRuntime {
 
     async fn create(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
         let opts = Self::options(rec)?;
-        let dir = Self::workdir(ctx.state, rec, &opts);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))
+        super::host_workdir::create(ctx.state, &rec.name, opts.workdir.as_deref()).map(|_| ())
     }
 
     async fn start(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<Backend> {
@@ -285,15 +280,7 @@ impl Runtime for NeovimRuntime {
 
     async fn remove(&self, ctx: &Ctx<'_>, rec: &Record) -> Result<()> {
         let opts = Self::options(rec)?;
-        // Only the directory kled made is deleted, never one the user named.
-        if opts.workdir.is_none() {
-            let dir = Self::workdir(ctx.state, rec, &opts);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
-            }
-        }
-        let _ = std::fs::remove_file(ctx.state.root().join("logs").join(format!("nvim-{}.log", rec.name)));
-        Ok(())
+        super::host_workdir::remove(ctx.state, &rec.name, opts.workdir.as_deref(), &format!("nvim-{}.log", rec.name))
     }
 
     fn profile(&self, rec: &Record) -> Result<ExecProfile> {
