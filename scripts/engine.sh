@@ -119,7 +119,10 @@ start_service() {  # start_service NAME SOCK [PODMAN_FLAGS...] : starts it unles
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$(dirname "$sock")"
   # setsid: its own session, so it outlives this script and its caller's process group.
   # (No job control in a script, so setsid execs in place and $! is podman's pid.)
-  setsid podman "$@" system service --time=0 "unix://$sock" >>"$log" 2>&1 </dev/null &
+  # cd /: the service outlives this checkout; started from inside a clone that is later
+  # deleted, it keeps answering /_ping but every container start fails ("write child:
+  # broken pipe").
+  (cd / && exec setsid podman "$@" system service --time=0 "unix://$sock" >>"$log" 2>&1 </dev/null) &
   echo $! >"$RUN_DIR/$name.pid"
   for _ in $(seq 150); do answers "$sock" && { echo "$name: answers on $sock (pid $!)"; return 0; }; sleep 0.2; done
   echo "$name: no answer on $sock within 30 s; end of $log:" >&2; tail -n 20 "$log" >&2; return 1
