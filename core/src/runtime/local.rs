@@ -150,9 +150,8 @@ impl Runtime for LocalRuntime {
                 }
             }
         }
-        let workdir = Self::workdir(ctx.state, rec, &opts);
-        std::fs::create_dir_all(&workdir)
-            .map_err(|e| Error::io(format!("cannot create working directory {}", workdir.display()), e))?;
+        // A user's workdir may have been deleted since create.
+        let workdir = super::host_workdir::create(ctx.state, &rec.name, opts.workdir.as_deref())?;
         let agent = install_agent(&ctx.state.subdir("bin")?)?;
         let log = ctx.state.subdir("logs")?.join(format!("{name}.log"));
         let mut attempts = 0;

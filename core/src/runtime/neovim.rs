@@ -185,8 +185,7 @@ impl Runtime for NeovimRuntime {
                 ),
             )
         })?;
-        std::fs::create_dir_all(&workdir)
-            .map_err(|e| Error::io(format!("cannot create working directory {}", workdir.display()), e))?;
+        super::host_workdir::create(ctx.state, &name, opts.workdir.as_deref())?;
         let _ = std::fs::remove_file(&socket);
         let log = ctx.state.subdir("logs")?.join(format!("nvim-{name}.log"));
         Self::launch(&nvim, &socket, &workdir, &log, &name).await?;
