@@ -4,7 +4,7 @@ use crate::session::Out;
 use kled_protocol::{DirEntry, ErrorCode, Frame, FrameKind, Reply, CHUNK};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub fn code_of(e: &io::Error) -> ErrorCode {
@@ -136,6 +136,7 @@ pub fn list(path: &str) -> io::Result<Vec<DirEntry>> {
             kind: kind.to_string(),
             size: meta.len(),
             mode: meta.permissions().mode() & 0o7777,
+            mtime_ns: (meta.mtime().max(0) as u64).saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec().max(0) as u64),
         });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));

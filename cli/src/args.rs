@@ -26,6 +26,11 @@ pub enum Top {
     Neovim(NeovimCmd),
     /// Serve the terminals as Model Context Protocol tools (stdio, or streamable HTTP with --http).
     Mcp(crate::mcp_cmd::McpArgs),
+    /// Run code on the Code Interpreter API (LIBRECHAT_CODE_BASEURL); no terminal needed.
+    Code(crate::codeapi_cmd::RemoteCodeArgs),
+    /// Serve an API on kled terminals.
+    #[command(subcommand)]
+    Serve(crate::codeapi_cmd::ServeCmd),
 }
 
 impl Top {
@@ -35,6 +40,7 @@ impl Top {
         match self {
             Top::Terminal(TerminalCmd::Exec(_) | TerminalCmd::Code(_)) => 125,
             Top::Neovim(NeovimCmd::Exec(_) | NeovimCmd::Code(_)) => 125,
+            Top::Code(_) => 125,
             _ => 1,
         }
     }
@@ -197,6 +203,10 @@ pub struct CodeArgs {
     pub lang: String,
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Run on the Code Interpreter API (LIBRECHAT_CODE_BASEURL) instead of in the terminal; the
+    /// terminal keeps the remote session, so files one remote run writes are there for the next.
+    #[arg(long)]
+    pub remote: bool,
     /// The code, or "-" to read it from stdin.
     pub code: String,
 }

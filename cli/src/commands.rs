@@ -17,6 +17,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Top::Terminal(cmd) => terminal(&manager, cmd).await,
         Top::Neovim(cmd) => neovim(&manager, cmd).await,
         Top::Mcp(a) => crate::mcp_cmd::run(manager, a).await,
+        Top::Code(a) => crate::codeapi_cmd::remote_code(&manager, a).await,
+        Top::Serve(cmd) => crate::codeapi_cmd::serve(manager, cmd).await,
     }
 }
 
@@ -303,7 +305,7 @@ fn providers(m: &Manager, json: bool, keep: impl Fn(Kind) -> bool) -> Result<u8>
     Ok(0)
 }
 
-fn secs(s: Option<f64>) -> Result<Option<Duration>> {
+pub fn secs(s: Option<f64>) -> Result<Option<Duration>> {
     match s {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
@@ -373,19 +375,23 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
     Err(kled::Error::new(kled::ErrorKind::Agent, "the command ended without an exit status"))
 }
 
+/// CODE as given, or stdin for "-".
+pub fn code_text(code: String) -> Result<String> {
+    if code != "-" {
+        return Ok(code);
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| kled::Error::new(kled::ErrorKind::InvalidArgument, format!("cannot read code from stdin: {e}")))?;
+    Ok(s)
+}
+
 async fn code(m: &Manager, a: CodeArgs) -> Result<u8> {
     let t = m.get_terminal(&a.name).await?;
-    let code = if a.code == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| {
-            kled::Error::new(kled::ErrorKind::InvalidArgument, format!("cannot read code from stdin: {e}"))
-        })?;
-        s
-    } else {
-        a.code
-    };
-    let mut req = CodeRequest::new(a.lang, code);
+    let mut req = CodeRequest::new(a.lang, code_text(a.code)?);
     req.timeout = secs(a.timeout)?;
+    req.remote = a.remote;
     let r = t.run_code_with(req).await?;
     std::io::stdout().write_all(&r.stdout).ok();
     std::io::stderr().write_all(&r.stderr).ok();

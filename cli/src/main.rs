@@ -1,6 +1,8 @@
 //! The `kled` command.
 
+mod addr;
 mod args;
+mod codeapi_cmd;
 mod commands;
 mod mcp_cmd;
 mod output;
@@ -11,7 +13,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // A server uses both cores; every other command is one request at a time.
+    let builder = match cli.command {
+        args::Top::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match { builder }.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kled: cannot start the async runtime: {e}");

@@ -8,7 +8,7 @@
 //! ```yaml
 //! coder:     { url: https://coder.example.com, token: ..., timeout: 30 }
 //! kata:      { url: unix:///run/kled/kata.sock, timeout: 30 }
-//! librechat: { base_url: https://api.librechat.ai/v1, api_key: ... }
+//! librechat: { base_url: https://api.librechat.ai/v1, api_key: ..., auth: x-api-key|bearer, timeout: 300 }
 //! isolation:
 //!   gvisor:  { engine: unix:///run/kled/gvisor.sock, runtime: runsc }
 //!   kata:    { engine: unix:///run/kled/kata.sock }
@@ -49,6 +49,124 @@ pub struct Config {
     pub kata: KataConfig,
     pub librechat: LibreChatConfig,
     pub isolation: IsolationConfig,
+    /// `kled serve codeapi`.
+    pub codeapi: CodeApiConfig,
+}
+
+/// `kled serve codeapi`: LibreChat's Code Interpreter API on kled terminals.
+///
+/// ```yaml
+/// codeapi:
+///   listen: 127.0.0.1:8700
+///   api_keys: [key-1, key-2]          # or KLED_CODEAPI_KEYS=key-1,key-2
+///   sandbox: { kind: gvisor, options: { image: localhost/kled-debian, network: none } }
+///   limits: { run_timeout: 30, max_output: 1048576, max_file: 52428800, max_body: 67108864, max_files: 100 }
+///   sessions: { ttl: 86400, idle: 300, max_sandboxes: 16, warm: 2 }
+///   rate_limit: { requests: 120, per: 60 }   # per key; requests 0 turns it off
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeApiConfig {
+    pub listen: String,
+    pub api_keys: Vec<Secret>,
+    pub sandbox: SandboxConfig,
+    pub limits: CodeApiLimits,
+    pub sessions: SessionConfig,
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for CodeApiConfig {
+    fn default() -> Self {
+        CodeApiConfig {
+            listen: "127.0.0.1:8700".into(),
+            api_keys: Vec::new(),
+            sandbox: SandboxConfig::default(),
+            limits: CodeApiLimits::default(),
+            sessions: SessionConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+/// Which terminal each session runs in.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Any kind: gvisor (the default), container, kata, local (no isolation
+    /// at all: for trusted code only).
+    pub kind: String,
+    /// The kind's options. `image` needs the languages to be offered;
+    /// `network` defaults to none, as the hosted service has no network.
+    pub options: serde_json::Value,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            kind: "gvisor".into(),
+            options: serde_json::json!({"image": "localhost/kled-debian", "network": "none"}),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeApiLimits {
+    /// Seconds a run may take before it is killed.
+    pub run_timeout: u64,
+    /// Bytes of stdout and of stderr returned per run; the rest is cut.
+    pub max_output: usize,
+    /// Bytes per file, uploaded or produced.
+    pub max_file: usize,
+    /// Bytes per request body (an upload's files together, an exec's JSON).
+    pub max_body: usize,
+    /// Files per session.
+    pub max_files: usize,
+}
+
+impl Default for CodeApiLimits {
+    fn default() -> Self {
+        CodeApiLimits {
+            run_timeout: 30,
+            max_output: 1 << 20,
+            max_file: 50 << 20,
+            max_body: 64 << 20,
+            max_files: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Seconds a session (and its files) lives after its last use.
+    pub ttl: u64,
+    /// Seconds a session's sandbox stays up after its last run.
+    pub idle: u64,
+    /// Sandboxes up at once, warm ones included.
+    pub max_sandboxes: usize,
+    /// Sandboxes kept started and unused, so a new session need not wait.
+    pub warm: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { ttl: 86_400, idle: 300, max_sandboxes: 16, warm: 2 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Requests allowed per key per `per` seconds (0: no limit).
+    pub requests: u32,
+    pub per: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig { requests: 120, per: 60 }
+    }
 }
 
 /// Isolated container kinds: which engine serves them and which OCI runtime
@@ -105,11 +223,29 @@ impl Default for KataConfig {
 pub struct LibreChatConfig {
     pub base_url: String,
     pub api_key: Option<Secret>,
+    /// How the key is sent: `x-api-key` (the hosted service) or `bearer`.
+    pub auth: LibreChatAuth,
+    /// Total seconds for one call, retries included.
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum LibreChatAuth {
+    #[default]
+    #[serde(rename = "x-api-key")]
+    ApiKey,
+    #[serde(rename = "bearer")]
+    Bearer,
 }
 
 impl Default for LibreChatConfig {
     fn default() -> Self {
-        LibreChatConfig { base_url: DEFAULT_LIBRECHAT_BASE_URL.to_string(), api_key: None }
+        LibreChatConfig {
+            base_url: DEFAULT_LIBRECHAT_BASE_URL.to_string(),
+            api_key: None,
+            auth: LibreChatAuth::ApiKey,
+            timeout: 300,
+        }
     }
 }
 
@@ -170,6 +306,15 @@ impl Config {
         }
         if let Some(key) = var("LIBRECHAT_CODE_API_KEY") {
             self.librechat.api_key = Some(Secret::new(key));
+        }
+        if let Some(keys) = var("KLED_CODEAPI_KEYS") {
+            self.codeapi.api_keys =
+                keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(Secret::new).collect();
+        }
+        match var("KLED_LIBRECHAT_AUTH").as_deref() {
+            Some("bearer") => self.librechat.auth = LibreChatAuth::Bearer,
+            Some("x-api-key") => self.librechat.auth = LibreChatAuth::ApiKey,
+            _ => {}
         }
     }
 }

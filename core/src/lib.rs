@@ -26,6 +26,7 @@ mod error;
 mod exec;
 mod kind;
 pub mod languages;
+pub mod librechat;
 mod manager;
 mod name;
 mod nvim;

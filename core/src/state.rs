@@ -67,6 +67,9 @@ pub struct Record {
     /// Runtime-private facts (a local agent's socket and pid, a container id).
     #[serde(default)]
     pub runtime: serde_json::Value,
+    /// The terminal's session on the Code Interpreter API, once it ran code there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::librechat::RemoteSession>,
     /// The kled version that last wrote this record.
     pub kled_version: String,
 }
@@ -83,6 +86,7 @@ impl Record {
             created_at: now,
             updated_at: now,
             runtime: serde_json::Value::Null,
+            remote: None,
             kled_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }

@@ -71,11 +71,16 @@ pub struct CodeRequest {
     pub stdin: Option<Vec<u8>>,
     #[serde(default, rename = "timeout_secs", deserialize_with = "crate::exec::opt_secs::deserialize")]
     pub timeout: Option<Duration>,
+    /// Run on the Code Interpreter API (`librechat` in the config) instead
+    /// of inside the terminal. The terminal remembers the remote session, so
+    /// files one remote run writes to /mnt/data are there for the next.
+    #[serde(default)]
+    pub remote: bool,
 }
 
 impl CodeRequest {
     pub fn new(lang: impl Into<String>, code: impl Into<String>) -> CodeRequest {
-        CodeRequest { lang: lang.into(), code: code.into(), args: Vec::new(), stdin: None, timeout: None }
+        CodeRequest { lang: lang.into(), code: code.into(), args: Vec::new(), stdin: None, timeout: None, remote: false }
     }
 }
 
@@ -253,6 +258,9 @@ impl Terminal {
     }
 
     pub async fn run_code_with(&self, req: CodeRequest) -> Result<ExecResult> {
+        if req.remote {
+            return self.run_code_remote(&req).await;
+        }
         let language = Language::find(&req.lang)?;
         let conn = self.manager.connection(&self.name).await?;
         let programs = language.programs();
@@ -274,6 +282,20 @@ impl Terminal {
         let result = self.exec(exec).await;
         let _ = conn.client.remove(&dir, true).await;
         result
+    }
+
+    /// `run_code` on the Code Interpreter API, with this terminal's remote
+    /// session (its files) carried from run to run.
+    async fn run_code_remote(&self, req: &CodeRequest) -> Result<ExecResult> {
+        let client = crate::librechat::Client::from_config(&self.manager.config().librechat)?;
+        let before = self.record()?.remote.unwrap_or_default();
+        let session = Some(before.session_id.clone()).filter(|s| !s.is_empty());
+        let run = client.run_code(req, before.files, session).await?;
+        let _lock = self.manager.lock(&self.name).await?;
+        let mut record = self.record()?;
+        record.remote.get_or_insert_with(Default::default).absorb(&run.output);
+        self.manager.inner.state.save(&record)?;
+        Ok(run.result)
     }
 
     /// The whole content of a file in the terminal (relative paths are from

@@ -286,6 +286,10 @@ pub struct DirEntry {
     pub kind: String,
     pub size: u64,
     pub mode: u32,
+    /// Last modification, nanoseconds since the epoch (0 when unknown: an
+    /// older agent, or a runtime that cannot tell).
+    #[serde(default)]
+    pub mtime_ns: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -265,7 +265,7 @@ function M.list(path)
         kind = 'symlink'
       end
     end
-    table.insert(out, { name = name, kind = kind, size = st and st.size or 0, mode = st and st.mode % 4096 or 0 })
+    table.insert(out, { name = name, kind = kind, size = st and st.size or 0, mode = st and st.mode % 4096 or 0, mtime = st and st.mtime and st.mtime.sec or 0 })
   end
   table.sort(out, function(a, b)
     return a.name < b.name

@@ -385,6 +385,7 @@ impl NvimClient {
                 kind: field(e, "kind").map(str_of).unwrap_or_default(),
                 size: field(e, "size").and_then(Value::as_u64).unwrap_or(0),
                 mode: field(e, "mode").and_then(Value::as_u64).unwrap_or(0) as u32,
+                mtime_ns: field(e, "mtime").and_then(Value::as_u64).unwrap_or(0).saturating_mul(1_000_000_000),
             })
             .collect())
     }

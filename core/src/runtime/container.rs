@@ -94,6 +94,9 @@ pub struct ContainerRuntime {
     pub kind: Kind,
 }
 
+/// The runsc-default engine `scripts/engine.sh` starts.
+const GVISOR_SOCKET: &str = "/run/kled/gvisor.sock";
+
 impl ContainerRuntime {
     fn options(&self, rec: &Record) -> Result<ContainerOptions> {
         parse_options(self.kind, &rec.options)
@@ -104,7 +107,12 @@ impl ContainerRuntime {
     fn endpoint(&self, ctx: &Ctx<'_>) -> Result<String> {
         let iso = &ctx.config.isolation;
         let explicit = match self.kind {
-            Kind::Gvisor => iso.gvisor.engine.clone(),
+            // Podman's API ignores the runtime a container asks for, so
+            // gVisor needs an engine whose default is runsc: the one
+            // scripts/engine.sh serves, when no other is configured.
+            Kind::Gvisor => iso.gvisor.engine.clone().or_else(|| {
+                std::path::Path::new(GVISOR_SOCKET).exists().then(|| format!("unix://{GVISOR_SOCKET}"))
+            }),
             Kind::Kata | Kind::NeovimKata => iso.kata.engine.clone().or_else(|| ctx.config.kata.url.clone()),
             _ => None,
         };

@@ -1,0 +1,283 @@
+//! `POST /exec`: pick the session, bring its sandbox and files, run, and
+//! collect what the run wrote to /mnt/data.
+
+use crate::auth::KeyId;
+use crate::failure::Failure;
+use crate::pool::{Sandbox, DATA_DIR};
+use crate::store::{check_name, Session, SessionState, StoredFile};
+use crate::Inner;
+use kled::librechat::wire::{is_id, ExecBody, ExecOutput, FileRef, RunInfo};
+use kled::{CodeRequest, ErrorKind, ExecResult};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a request waits for a sandbox place before a 503.
+const PLACE_WAIT: Duration = Duration::from_secs(30);
+
+pub async fn exec(srv: &Inner, key: KeyId, body: ExecBody) -> Result<ExecOutput, Failure> {
+    let lang = kled::librechat::language_id(&body.lang).map_err(|_| {
+        Failure::bad_request(format!(
+            "unsupported language {:?}; supported: {}",
+            body.lang,
+            kled::librechat::LANGUAGE_IDS.join(" ")
+        ))
+    })?;
+    // Every input must exist and belong to this key before anything runs.
+    let mut inputs: Vec<(String, StoredFile, Arc<Session>)> = Vec::new();
+    for f in &body.files {
+        check_name(&f.name)?;
+        if !is_id(&f.id) {
+            return Err(Failure::not_found(format!("no file {:?} in session {:?}", f.id, f.session_id)));
+        }
+        let owner = srv.store.get(&f.session_id, key)?;
+        // Locked briefly; waits while that session runs something.
+        let stored = owner.state.lock().await.files.get(&f.id).cloned().ok_or_else(|| {
+            Failure::not_found(format!("no file {:?} ({}) in session {:?}", f.id, f.name, f.session_id))
+        })?;
+        inputs.push((f.name.clone(), stored, owner));
+    }
+    let session = choose_session(srv, key, &body, &inputs)?;
+    let mut st = session.state.lock().await;
+    session.touch();
+    let req = CodeRequest {
+        args: body.args.clone(),
+        timeout: Some(Duration::from_secs(srv.cfg.limits.run_timeout.max(1))),
+        ..CodeRequest::new(lang, body.code.clone())
+    };
+    let started = Instant::now();
+    // A sandbox that vanished (removed from outside, engine restarted) is
+    // replaced once, files and all.
+    let mut attempt = 0;
+    let (result, before) = loop {
+        attempt += 1;
+        ensure_sandbox(srv, &mut st).await?;
+        match run_in(srv, &session, &mut st, &inputs, &req).await {
+            Ok(r) => break r,
+            Err(e) if attempt == 1 && lost(&e) => {
+                tracing::warn!(session = %session.id, error = %e, "sandbox lost; starting a new one");
+                if let Some(s) = st.sandbox.take() {
+                    tokio::spawn(s.remove());
+                }
+                st.synced.clear();
+            }
+            Err(e) => return Err(Failure::internal(&e)),
+        }
+    };
+    st.sandbox_used = Instant::now();
+    let (files, notes) = collect_outputs(srv, &session, &mut st, &before).await;
+    let limit = srv.cfg.limits.max_output;
+    let stdout = cap(&result.stdout, limit, "stdout");
+    let mut stderr = cap(&result.stderr, limit, "stderr");
+    if result.timed_out {
+        stderr.push_str(&format!("\nExecution timed out after {}s and was killed.\n", srv.cfg.limits.run_timeout));
+    }
+    for n in notes {
+        stderr.push_str(&n);
+    }
+    let run = RunInfo {
+        stdout: stdout.clone(),
+        stderr: stderr.clone(),
+        code: result.exit_code,
+        signal: result.signal.map(signal_name),
+        status: result.timed_out.then(|| "TO".to_string()),
+        message: None,
+        wall_time: Some(started.elapsed().as_secs_f64()),
+    };
+    Ok(ExecOutput {
+        session_id: session.id.clone(),
+        stdout,
+        stderr,
+        files,
+        run: Some(run),
+        language: Some(lang.to_string()),
+        version: None,
+    })
+}
+
+/// The session named in the body, else the one all input files share, else
+/// a new one.
+fn choose_session(
+    srv: &Inner,
+    key: KeyId,
+    body: &ExecBody,
+    inputs: &[(String, StoredFile, Arc<Session>)],
+) -> Result<Arc<Session>, Failure> {
+    if let Some(id) = &body.session_id {
+        return srv.store.get(id, key);
+    }
+    if let Some((_, _, first)) = inputs.first() {
+        if inputs.iter().all(|(_, _, s)| Arc::ptr_eq(s, first)) {
+            return Ok(first.clone());
+        }
+    }
+    srv.store.create(key).map_err(|e| Failure::internal(&e))
+}
+
+/// Gives the session a sandbox: a warm one, a new one, one taken from the
+/// least recently used idle session, or (all busy) the next one free.
+async fn ensure_sandbox(srv: &Inner, st: &mut SessionState) -> Result<(), Failure> {
+    if st.sandbox.is_some() {
+        return Ok(());
+    }
+    let sandbox = match srv.pool.try_get().await {
+        Some(r) => r,
+        None => {
+            if let Some(old) = srv.store.evict_one() {
+                tokio::spawn(old.remove());
+            }
+            match tokio::time::timeout(PLACE_WAIT, srv.pool.get_waiting()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(Failure::unavailable(
+                        format!("all {} sandboxes are busy; try again shortly", srv.cfg.sessions.max_sandboxes),
+                        1,
+                    ))
+                }
+            }
+        }
+    }
+    .map_err(|e| {
+        tracing::warn!(error = %e, "starting a sandbox");
+        match e.kind() {
+            // The engine is slow or restarting: worth another try.
+            ErrorKind::Timeout | ErrorKind::Agent | ErrorKind::Io => {
+                Failure::unavailable(format!("cannot start a sandbox: {}", e.message()), 2)
+            }
+            // The configuration is wrong: retrying will not help.
+            _ => Failure::internal(&e),
+        }
+    })?;
+    st.sandbox = Some(sandbox);
+    st.synced.clear();
+    st.sandbox_used = Instant::now();
+    Ok(())
+}
+
+type Snapshot = HashMap<String, (u64, u64)>;
+
+/// Puts the session's own files and the inputs into /mnt/data (those not
+/// there already), then runs. Returns the result and /mnt/data as it was
+/// just before the run.
+async fn run_in(
+    srv: &Inner,
+    session: &Session,
+    st: &mut SessionState,
+    inputs: &[(String, StoredFile, Arc<Session>)],
+    req: &CodeRequest,
+) -> kled::Result<(ExecResult, Snapshot)> {
+    let t = st.sandbox.as_ref().map(|s: &Sandbox| s.terminal.clone()).expect("ensured");
+    let own: Vec<(String, StoredFile, String)> =
+        st.files.values().map(|f| (f.name.clone(), f.clone(), session.id.clone())).collect();
+    let wanted = own.into_iter().chain(inputs.iter().map(|(n, f, s)| (n.clone(), f.clone(), s.id.clone())));
+    let mut latest: HashMap<String, (StoredFile, String)> = HashMap::new();
+    for (name, f, sid) in wanted {
+        // Inputs come last and win over the session's own file of that name.
+        latest.insert(name, (f, sid));
+    }
+    for (name, (f, sid)) in latest {
+        if st.synced.get(&name) == Some(&f.id) {
+            continue;
+        }
+        let data = srv.store.read(&sid, &f).await?;
+        t.write_file(&format!("{DATA_DIR}/{name}"), &data, Some(0o644)).await?;
+        st.synced.insert(name, f.id.clone());
+    }
+    let before = snapshot(&t).await?;
+    let result = t.run_code_with(req.clone()).await?;
+    Ok((result, before))
+}
+
+async fn snapshot(t: &kled::Terminal) -> kled::Result<Snapshot> {
+    Ok(t.list_dir(DATA_DIR)
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == "file")
+        .map(|e| (e.name, (e.size, e.mtime_ns)))
+        .collect())
+}
+
+/// Files the run made or changed in /mnt/data (top level), stored in the
+/// session. Returns their refs and notes for stderr about files left out.
+async fn collect_outputs(
+    srv: &Inner,
+    session: &Session,
+    st: &mut SessionState,
+    before: &Snapshot,
+) -> (Vec<FileRef>, Vec<String>) {
+    let (mut refs, mut notes) = (Vec::new(), Vec::new());
+    let Some(t) = st.sandbox.as_ref().map(|s| s.terminal.clone()) else { return (refs, notes) };
+    let after = match snapshot(&t).await {
+        Ok(a) => a,
+        Err(e) => {
+            notes.push(format!("\nkled: cannot list {DATA_DIR} after the run: {}\n", e.message()));
+            return (refs, notes);
+        }
+    };
+    st.synced.retain(|name, _| after.contains_key(name));
+    let mut changed: Vec<(&String, &(u64, u64))> = after.iter().filter(|(n, v)| before.get(*n) != Some(v)).collect();
+    changed.sort();
+    for (name, (size, _)) in changed {
+        if check_name(name).is_err() {
+            continue;
+        }
+        if *size > srv.cfg.limits.max_file as u64 {
+            notes.push(format!(
+                "\nkled: {name} ({size} bytes) is over the {} byte file limit and was not kept\n",
+                srv.cfg.limits.max_file
+            ));
+            continue;
+        }
+        if st.files.len() >= srv.cfg.limits.max_files && !st.files.values().any(|f| &f.name == name) {
+            notes.push(format!("\nkled: {name} was not kept: the session has {} files, the limit\n", st.files.len()));
+            continue;
+        }
+        let data = match t.read_file(&format!("{DATA_DIR}/{name}")).await {
+            Ok(d) if d.len() <= srv.cfg.limits.max_file => d,
+            Ok(_) => continue,
+            Err(e) => {
+                notes.push(format!("\nkled: cannot read {name}: {}\n", e.message()));
+                continue;
+            }
+        };
+        // A newer version replaces the older file of that name.
+        let old: Vec<String> = st.files.values().filter(|f| &f.name == name).map(|f| f.id.clone()).collect();
+        for id in old {
+            srv.store.delete(&session.id, st, &id);
+        }
+        match srv.store.put(session, st, name, &data, None).await {
+            Ok(f) => {
+                st.synced.insert(name.clone(), f.id.clone());
+                refs.push(FileRef { id: f.id, name: f.name, path: Some(format!("{DATA_DIR}/{name}")) });
+            }
+            Err(e) => notes.push(format!("\nkled: cannot keep {name}: {}\n", e.message())),
+        }
+    }
+    (refs, notes)
+}
+
+/// Whether a failed run means the sandbox is gone.
+fn lost(e: &kled::Error) -> bool {
+    matches!(e.kind(), ErrorKind::Agent | ErrorKind::NotFound | ErrorKind::InvalidState)
+}
+
+/// At most `limit` bytes of `out` as text, with a note when cut.
+fn cap(out: &[u8], limit: usize, what: &str) -> String {
+    if out.len() <= limit {
+        return String::from_utf8_lossy(out).into_owned();
+    }
+    let mut s = String::from_utf8_lossy(&out[..limit]).into_owned();
+    s.push_str(&format!("\n[kled: {what} cut at {limit} of {} bytes]\n", out.len()));
+    s
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        9 => "SIGKILL".into(),
+        15 => "SIGTERM".into(),
+        11 => "SIGSEGV".into(),
+        6 => "SIGABRT".into(),
+        2 => "SIGINT".into(),
+        n => format!("signal {n}"),
+    }
+}
