@@ -29,7 +29,11 @@ pub fn router(srv: Arc<Inner>) -> Router {
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(srv.cfg.limits.max_body))
         .with_state(srv);
-    Router::new().nest("/v1", api.clone()).merge(api).fallback(not_found)
+    Router::new().nest("/v1", api.clone()).merge(api).fallback(not_found).method_not_allowed_fallback(wrong_method)
+}
+
+async fn wrong_method() -> Failure {
+    Failure::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "see the API's routes: POST /exec, POST /upload, GET /files/{session_id}, GET /download/{session_id}/{file_id}, DELETE /files/{session_id}/{file_id}")
 }
 
 /// Every API route but /health: a known key, within its rate.
