@@ -60,8 +60,10 @@ fn code_request(
     args: Option<Vec<String>>,
     stdin: Option<&Bound<'_, PyAny>>,
     timeout_secs: Option<f64>,
+    remote: bool,
 ) -> PyResult<CodeRequest> {
     let mut req = CodeRequest::new(lang, code);
+    req.remote = remote;
     req.args = args.unwrap_or_default();
     if let Some(s) = stdin.filter(|s| !s.is_none()) {
         req.stdin = Some(data(s, "stdin")?);
@@ -256,7 +258,10 @@ impl PyTerminal {
     /// terminal and returns its ExecResult. `lang`: LibreChat's ids (py js ts
     /// c cpp java php rs go d f90 r bash) or long names (python,
     /// javascript, ...). `args` go to the program, `stdin` to its input.
-    #[pyo3(signature = (lang, code, *, args=None, stdin=None, timeout=None))]
+    /// `remote=True` runs it on the Code Interpreter API (the config's
+    /// `librechat` section, or LIBRECHAT_CODE_BASEURL / _API_KEY) instead;
+    /// the terminal keeps that session, so files carry over between runs.
+    #[pyo3(signature = (lang, code, *, args=None, stdin=None, timeout=None, remote=false))]
     fn run_code(
         &self,
         py: Python<'_>,
@@ -265,14 +270,15 @@ impl PyTerminal {
         args: Option<Vec<String>>,
         stdin: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        remote: bool,
     ) -> PyResult<Py<PyAny>> {
-        let req = code_request(py, lang, code, args, stdin, timeout)?;
+        let req = code_request(py, lang, code, args, stdin, timeout, remote)?;
         let t = self.t(py)?;
         Outcome(wait(py, async move { t.run_code_with(req).await })?).into_py(py)
     }
 
     /// Awaitable `run_code`.
-    #[pyo3(signature = (lang, code, *, args=None, stdin=None, timeout=None))]
+    #[pyo3(signature = (lang, code, *, args=None, stdin=None, timeout=None, remote=false))]
     fn run_code_async<'py>(
         &self,
         py: Python<'py>,
@@ -281,8 +287,9 @@ impl PyTerminal {
         args: Option<Vec<String>>,
         stdin: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        remote: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let req = code_request(py, lang, code, args, stdin, timeout)?;
+        let req = code_request(py, lang, code, args, stdin, timeout, remote)?;
         let t = self.t(py)?;
         awaitable(py, async move { Ok(Outcome(t.run_code_with(req).await)) })
     }

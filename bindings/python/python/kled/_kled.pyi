@@ -152,8 +152,14 @@ class Terminal:
         args: Optional[Sequence[str]] = None,
         stdin: Optional[Data] = None,
         timeout: Optional[float] = None,
+        remote: bool = False,
     ) -> ExecResult:
-        """Runs a snippet with the language's interpreter or compiler."""
+        """Runs a snippet with the language's interpreter or compiler.
+
+        remote=True runs it on the Code Interpreter API (config `librechat`,
+        or LIBRECHAT_CODE_BASEURL / LIBRECHAT_CODE_API_KEY) instead; the
+        terminal keeps that session, so files carry over between runs.
+        """
     def run_code_async(
         self,
         lang: str,
@@ -162,6 +168,7 @@ class Terminal:
         args: Optional[Sequence[str]] = None,
         stdin: Optional[Data] = None,
         timeout: Optional[float] = None,
+        remote: bool = False,
     ) -> Awaitable[ExecResult]:
         """Awaitable `run_code`."""
     def read_file(self, path: StrPath) -> bytes:
