@@ -136,7 +136,9 @@ pub fn list(path: &str) -> io::Result<Vec<DirEntry>> {
             kind: kind.to_string(),
             size: meta.len(),
             mode: meta.permissions().mode() & 0o7777,
-            mtime_ns: (meta.mtime().max(0) as u64).saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec().max(0) as u64),
+            mtime_ns: (meta.mtime().max(0) as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec().max(0) as u64),
         });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));

@@ -62,8 +62,9 @@ pub async fn remote_code(m: &Manager, a: RemoteCodeArgs) -> Result<u8, Error> {
     if !a.files.is_empty() {
         let mut uploads = Vec::new();
         for p in &a.files {
-            let data = std::fs::read(p)
-                .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("cannot read --file {}: {e}", p.display())))?;
+            let data = std::fs::read(p).map_err(|e| {
+                Error::new(ErrorKind::InvalidArgument, format!("cannot read --file {}: {e}", p.display()))
+            })?;
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             uploads.push(UploadFile { name, data });
         }

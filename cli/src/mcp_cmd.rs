@@ -32,4 +32,3 @@ pub async fn run(manager: Manager, a: McpArgs) -> Result<u8, Error> {
     }
     Ok(0)
 }
-

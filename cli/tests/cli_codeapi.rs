@@ -24,7 +24,8 @@ impl Served {
         }
         let home = tempfile::Builder::new().prefix("kled-cli-codeapi-").tempdir_in("/tmp").unwrap();
         let config = home.path().join("config.yaml");
-        std::fs::write(&config, "codeapi:\n  sessions: { warm: 1, max_sandboxes: 3 }\n  rate_limit: { requests: 0 }\n").unwrap();
+        std::fs::write(&config, "codeapi:\n  sessions: { warm: 1, max_sandboxes: 3 }\n  rate_limit: { requests: 0 }\n")
+            .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_kled"))
             .args(["serve", "codeapi", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)

@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(keys.check(&headers(&[("authorization", "Bearer a-key")])).unwrap(), KeyId(0));
         assert_eq!(keys.check(&headers(&[])).unwrap_err().status, StatusCode::UNAUTHORIZED);
         assert_eq!(keys.check(&headers(&[("x-api-key", "a-ke")])).unwrap_err().status, StatusCode::UNAUTHORIZED);
-        assert_eq!(keys.check(&headers(&[("authorization", "Basic a-key")])).unwrap_err().status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            keys.check(&headers(&[("authorization", "Basic a-key")])).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ impl Failure {
     }
 
     pub fn unavailable(details: impl Into<String>, retry_after: u64) -> Failure {
-        Failure { retry_after: Some(retry_after), ..Failure::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", details) }
+        Failure {
+            retry_after: Some(retry_after),
+            ..Failure::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", details)
+        }
     }
 
     pub fn rate_limited(retry_after: u64) -> Failure {
@@ -56,7 +59,10 @@ impl IntoResponse for Failure {
             details: self.details,
             message: None,
             // Only a 429 carries it in the body: that is where LibreChat looks.
-            retry_after_seconds: self.retry_after.filter(|_| self.status == StatusCode::TOO_MANY_REQUESTS).map(|s| s as f64),
+            retry_after_seconds: self
+                .retry_after
+                .filter(|_| self.status == StatusCode::TOO_MANY_REQUESTS)
+                .map(|s| s as f64),
         };
         let mut r = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {

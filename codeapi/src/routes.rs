@@ -57,7 +57,11 @@ async fn not_found() -> Failure {
     Failure::not_found("no such endpoint: the API has /exec, /upload, /files, /download")
 }
 
-async fn exec(State(srv): Srv, Extension(key): Extension<KeyId>, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Response {
+async fn exec(
+    State(srv): Srv,
+    Extension(key): Extension<KeyId>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(e) => return body_failure(e.status(), e.body_text()).into_response(),
@@ -82,7 +86,11 @@ fn body_failure(status: StatusCode, text: String) -> Failure {
 
 /// `POST /upload`: multipart, one or more `file` (or `files`) parts and an
 /// optional `entity_id`. All land in one new session.
-async fn upload(State(srv): Srv, Extension(key): Extension<KeyId>, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Response {
+async fn upload(
+    State(srv): Srv,
+    Extension(key): Extension<KeyId>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
     match upload_inner(&srv, key, multipart).await {
         Ok(r) => Json(r).into_response(),
         Err(f) => f.into_response(),
@@ -94,7 +102,8 @@ async fn upload_inner(
     key: KeyId,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<UploadReply, Failure> {
-    let mut mp = multipart.map_err(|e| Failure::bad_request(format!("expected multipart/form-data: {}", e.body_text())))?;
+    let mut mp =
+        multipart.map_err(|e| Failure::bad_request(format!("expected multipart/form-data: {}", e.body_text())))?;
     let max_file = srv.cfg.limits.max_file;
     let mut entity_id = None;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -102,7 +111,9 @@ async fn upload_inner(
         match field.name().unwrap_or("") {
             "entity_id" => {
                 let v = field.text().await.map_err(|e| body_failure(e.status(), e.body_text()))?;
-                let ok = !v.is_empty() && v.len() <= 40 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                let ok = !v.is_empty()
+                    && v.len() <= 40
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                 if !ok {
                     return Err(Failure::bad_request("entity_id must be 1 to 40 of A-Z a-z 0-9 _ -"));
                 }
@@ -127,13 +138,21 @@ async fn upload_inner(
         return Err(Failure::bad_request("no file in the upload: send it as a multipart part named \"file\""));
     }
     if files.len() > srv.cfg.limits.max_files {
-        return Err(Failure::bad_request(format!("{} files in one upload; the limit is {}", files.len(), srv.cfg.limits.max_files)));
+        return Err(Failure::bad_request(format!(
+            "{} files in one upload; the limit is {}",
+            files.len(),
+            srv.cfg.limits.max_files
+        )));
     }
     let session = srv.store.create(key).map_err(|e| Failure::internal(&e))?;
     let mut st = session.state.lock().await;
     let mut out = Vec::new();
     for (name, data) in files {
-        let f = srv.store.put(&session, &mut st, &name, &data, entity_id.clone()).await.map_err(|e| Failure::internal(&e))?;
+        let f = srv
+            .store
+            .put(&session, &mut st, &name, &data, entity_id.clone())
+            .await
+            .map_err(|e| Failure::internal(&e))?;
         out.push(UploadedFile { file_id: f.id, filename: f.name });
     }
     Ok(UploadReply { message: "success".into(), session_id: session.id.clone(), files: out })
@@ -145,7 +164,12 @@ struct Detail {
 }
 
 /// `GET /files/{session_id}?detail=summary|full` (`simple` = summary).
-async fn list_files(State(srv): Srv, Extension(key): Extension<KeyId>, Path(sid): Path<String>, Query(q): Query<Detail>) -> Response {
+async fn list_files(
+    State(srv): Srv,
+    Extension(key): Extension<KeyId>,
+    Path(sid): Path<String>,
+    Query(q): Query<Detail>,
+) -> Response {
     let session = match srv.store.get(&sid, key) {
         Ok(s) => s,
         Err(f) => return f.into_response(),
@@ -166,7 +190,11 @@ async fn list_files(State(srv): Srv, Extension(key): Extension<KeyId>, Path(sid)
                 info.id = Some(f.id.clone());
                 info.session_id = Some(sid.clone());
                 info.size = Some(f.size);
-                info.etag = Some(format!("{:x}-{:x}", f.size, f.modified.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()));
+                info.etag = Some(format!(
+                    "{:x}-{:x}",
+                    f.size,
+                    f.modified.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+                ));
                 info.content_type = Some(content_type(&f.name).into());
                 info.metadata = Some(FileMetadata {
                     content_type: Some(content_type(&f.name).into()),
@@ -180,7 +208,11 @@ async fn list_files(State(srv): Srv, Extension(key): Extension<KeyId>, Path(sid)
     Json(list).into_response()
 }
 
-async fn download(State(srv): Srv, Extension(key): Extension<KeyId>, Path((sid, fid)): Path<(String, String)>) -> Response {
+async fn download(
+    State(srv): Srv,
+    Extension(key): Extension<KeyId>,
+    Path((sid, fid)): Path<(String, String)>,
+) -> Response {
     let session = match srv.store.get(&sid, key) {
         Ok(s) => s,
         Err(f) => return f.into_response(),
@@ -194,7 +226,8 @@ async fn download(State(srv): Srv, Extension(key): Extension<KeyId>, Path((sid, 
             let mut r = data.into_response();
             let h = r.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&file.name)));
-            let ascii: String = file.name.chars().map(|c| if c.is_ascii_graphic() && c != '"' || c == ' ' { c } else { '_' }).collect();
+            let ascii: String =
+                file.name.chars().map(|c| if c.is_ascii_graphic() && c != '"' || c == ' ' { c } else { '_' }).collect();
             if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
@@ -204,7 +237,11 @@ async fn download(State(srv): Srv, Extension(key): Extension<KeyId>, Path((sid, 
     }
 }
 
-async fn delete_file(State(srv): Srv, Extension(key): Extension<KeyId>, Path((sid, fid)): Path<(String, String)>) -> Response {
+async fn delete_file(
+    State(srv): Srv,
+    Extension(key): Extension<KeyId>,
+    Path((sid, fid)): Path<(String, String)>,
+) -> Response {
     let session = match srv.store.get(&sid, key) {
         Ok(s) => s,
         Err(f) => return f.into_response(),
@@ -217,12 +254,15 @@ async fn delete_file(State(srv): Srv, Extension(key): Extension<KeyId>, Path((si
     // Out of the sandbox too, so the next run does not see it.
     if let (Some(name), Some(sb)) = (name, st.sandbox.as_ref()) {
         if st.synced.get(&name) == Some(&fid) {
-            let _ = sb.terminal.exec(kled::ExecRequest::new(kled::Command::Argv(vec![
-                "rm".into(),
-                "-f".into(),
-                "--".into(),
-                format!("{}/{name}", crate::pool::DATA_DIR),
-            ]))).await;
+            let _ = sb
+                .terminal
+                .exec(kled::ExecRequest::new(kled::Command::Argv(vec![
+                    "rm".into(),
+                    "-f".into(),
+                    "--".into(),
+                    format!("{}/{name}", crate::pool::DATA_DIR),
+                ])))
+                .await;
             st.synced.remove(&name);
         }
     }

@@ -193,14 +193,29 @@ async fn every_endpoint_round_trips_and_files_carry_over() {
     assert_eq!(wrong.exec(&py("1")).await.unwrap_err().kind, ApiErrorKind::Unauthorized);
 
     // Other languages through the same API.
-    let sh = a.exec(&ExecBody { lang: "bash".into(), code: "echo $((6*7)) $1".into(), args: vec!["arg".into()], ..Default::default() }).await.unwrap();
+    let sh = a
+        .exec(&ExecBody {
+            lang: "bash".into(),
+            code: "echo $((6*7)) $1".into(),
+            args: vec!["arg".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(sh.stdout(), "42 arg\n");
     let failing = a.exec(&py("import sys; print('oops', file=sys.stderr); sys.exit(3)")).await.unwrap();
     assert_eq!((failing.exit_code(), failing.stderr()), (Some(3), "oops\n"));
     srv.stop().await;
 }
 
-async fn raw(srv: &TestServer, method: &str, path: &str, key: Option<&str>, body: reqwest::Body, ct: &str) -> (u16, Option<String>, serde_json::Value) {
+async fn raw(
+    srv: &TestServer,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: reqwest::Body,
+    ct: &str,
+) -> (u16, Option<String>, serde_json::Value) {
     let url = format!("{}{path}", srv.base);
     let mut r = reqwest::Client::new().request(method.parse().unwrap(), url).header("content-type", ct).body(body);
     if let Some(k) = key {
@@ -282,12 +297,20 @@ async fn hostile_input_gets_the_documented_errors_and_never_touches_the_host() {
     let big = reqwest::multipart::Part::bytes(vec![7u8; 65 << 10]).file_name("big.bin");
     let r = upload(reqwest::multipart::Form::new().part("file", big)).await.unwrap();
     assert_eq!(r.status().as_u16(), 413);
-    let r = upload(reqwest::multipart::Form::new().text("entity_id", "../x").part("file", reqwest::multipart::Part::bytes(vec![1]).file_name("a"))).await.unwrap();
+    let r = upload(
+        reqwest::multipart::Form::new()
+            .text("entity_id", "../x")
+            .part("file", reqwest::multipart::Part::bytes(vec![1]).file_name("a")),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let r = upload(reqwest::multipart::Form::new().text("other", "x")).await.unwrap();
     assert_eq!(r.status().as_u16(), 400, "no file part");
     let broken = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc";
-    for (ct, body) in [("multipart/form-data; boundary=XYZ", broken), ("multipart/form-data", "x"), ("text/plain", "hello")] {
+    for (ct, body) in
+        [("multipart/form-data; boundary=XYZ", broken), ("multipart/form-data", "x"), ("text/plain", "hello")]
+    {
         let (s, _, v) = raw(&srv, "POST", "/upload", Some(KEY_A), body.to_string().into(), ct).await;
         assert_eq!(s, 400, "{ct}: {v}");
     }
@@ -407,7 +430,8 @@ async fn a_vanished_sandbox_is_replaced_and_sessions_expire() {
     let e = a.list_files(&out.session_id, false).await.unwrap_err();
     assert_eq!(e.kind, ApiErrorKind::NotFound);
     let mut stale = py("1");
-    stale.files = vec![InputFile { id: out.files[0].id.clone(), session_id: out.session_id.clone(), name: "keep.txt".into() }];
+    stale.files =
+        vec![InputFile { id: out.files[0].id.clone(), session_id: out.session_id.clone(), name: "keep.txt".into() }];
     assert_eq!(a.exec(&stale).await.unwrap_err().kind, ApiErrorKind::NotFound);
     srv.stop().await;
 }

@@ -126,13 +126,7 @@ pub struct CodeApiLimits {
 
 impl Default for CodeApiLimits {
     fn default() -> Self {
-        CodeApiLimits {
-            run_timeout: 30,
-            max_output: 1 << 20,
-            max_file: 50 << 20,
-            max_body: 64 << 20,
-            max_files: 100,
-        }
+        CodeApiLimits { run_timeout: 30, max_output: 1 << 20, max_file: 50 << 20, max_body: 64 << 20, max_files: 100 }
     }
 }
 
@@ -308,8 +302,7 @@ impl Config {
             self.librechat.api_key = Some(Secret::new(key));
         }
         if let Some(keys) = var("KLED_CODEAPI_KEYS") {
-            self.codeapi.api_keys =
-                keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(Secret::new).collect();
+            self.codeapi.api_keys = keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(Secret::new).collect();
         }
         match var("KLED_LIBRECHAT_AUTH").as_deref() {
             Some("bearer") => self.librechat.auth = LibreChatAuth::Bearer,

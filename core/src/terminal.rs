@@ -80,7 +80,14 @@ pub struct CodeRequest {
 
 impl CodeRequest {
     pub fn new(lang: impl Into<String>, code: impl Into<String>) -> CodeRequest {
-        CodeRequest { lang: lang.into(), code: code.into(), args: Vec::new(), stdin: None, timeout: None, remote: false }
+        CodeRequest {
+            lang: lang.into(),
+            code: code.into(),
+            args: Vec::new(),
+            stdin: None,
+            timeout: None,
+            remote: false,
+        }
     }
 }
 

@@ -49,7 +49,13 @@ impl Standin {
     }
 
     fn answer(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-        self.seen.lock().unwrap().push(Seen { method, uri: uri.to_string(), headers, body: body.to_vec(), at: Instant::now() });
+        self.seen.lock().unwrap().push(Seen {
+            method,
+            uri: uri.to_string(),
+            headers,
+            body: body.to_vec(),
+            at: Instant::now(),
+        });
         let (status, extra, body) = self.script.lock().unwrap().pop_front().unwrap_or((500, vec![], "{}".into()));
         let mut r = (StatusCode::from_u16(status).unwrap(), body).into_response();
         r.headers_mut().insert("content-type", "application/json; charset=utf-8".parse().unwrap());
@@ -70,7 +76,11 @@ fn ok(body: &str) -> Answer {
 
 /// The hosted service's rate-limit answer.
 fn rate_limited(secs: u32) -> Answer {
-    (429, vec![("retry-after", secs.to_string())], format!(r#"{{"error":"rate_limited","retry_after_seconds":{secs}}}"#))
+    (
+        429,
+        vec![("retry-after", secs.to_string())],
+        format!(r#"{{"error":"rate_limited","retry_after_seconds":{secs}}}"#),
+    )
 }
 
 fn unavailable() -> Answer {
@@ -103,7 +113,11 @@ async fn exec_sends_what_librechat_sends_and_reads_the_reply() {
     assert_eq!(out.files[0].name, "plot.png");
     assert_eq!(
         out.inputs(),
-        vec![InputFile { id: "Hk2mP9xQ4wE7rT1yU3iO5".into(), session_id: "Zq3xW8kP1mN5bV7cX9zA2".into(), name: "plot.png".into() }]
+        vec![InputFile {
+            id: "Hk2mP9xQ4wE7rT1yU3iO5".into(),
+            session_id: "Zq3xW8kP1mN5bV7cX9zA2".into(),
+            name: "plot.png".into()
+        }]
     );
     let seen = s.seen();
     assert_eq!(seen.len(), 1);
@@ -162,7 +176,8 @@ async fn upload_is_multipart_with_file_parts_and_entity_id() {
 #[tokio::test]
 async fn upload_not_success_is_an_error() {
     let (_s, base) = Standin::start(vec![ok(r#"{"message":"quota","session_id":"x","files":[]}"#)]).await;
-    let e = client(&base, fast_policy()).upload(UploadFile { name: "a".into(), data: vec![1] }, None).await.unwrap_err();
+    let e =
+        client(&base, fast_policy()).upload(UploadFile { name: "a".into(), data: vec![1] }, None).await.unwrap_err();
     assert_eq!(e.kind, ApiErrorKind::Protocol);
     assert!(e.message.contains("quota"), "{e}");
 }
@@ -180,7 +195,10 @@ async fn files_download_delete() {
     let seen = s.seen();
     assert_eq!(seen[0].uri, "/v1/files/Zq3xW8kP1mN5bV7cX9zA2?detail=full");
     assert_eq!(seen[1].uri, "/v1/download/Zq3xW8kP1mN5bV7cX9zA2/Hk2mP9xQ4wE7rT1yU3iO5");
-    assert_eq!((seen[2].method.as_str(), seen[2].uri.as_str()), ("DELETE", "/v1/files/Zq3xW8kP1mN5bV7cX9zA2/Hk2mP9xQ4wE7rT1yU3iO5"));
+    assert_eq!(
+        (seen[2].method.as_str(), seen[2].uri.as_str()),
+        ("DELETE", "/v1/files/Zq3xW8kP1mN5bV7cX9zA2/Hk2mP9xQ4wE7rT1yU3iO5")
+    );
 }
 
 #[tokio::test]
@@ -218,7 +236,10 @@ async fn a_429_past_the_deadline_fails_fast_with_the_servers_words() {
     let (s, base) = Standin::start(vec![rate_limited(30)]).await;
     let policy = RetryPolicy { deadline: Duration::from_secs(5), ..fast_policy() };
     let t0 = Instant::now();
-    let e = client(&base, policy).exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() }).await.unwrap_err();
+    let e = client(&base, policy)
+        .exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() })
+        .await
+        .unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(2), "waited {:?}", t0.elapsed());
     assert_eq!(e.kind, ApiErrorKind::RateLimited);
     assert_eq!(e.status, Some(429));
@@ -232,7 +253,10 @@ async fn a_429_past_the_deadline_fails_fast_with_the_servers_words() {
 #[tokio::test]
 async fn a_503_and_a_504_back_off_with_jitter_then_succeed() {
     let (s, base) = Standin::start(vec![unavailable(), (504, vec![], String::new()), ok(EXEC_REPLY)]).await;
-    client(&base, fast_policy()).exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() }).await.unwrap();
+    client(&base, fast_policy())
+        .exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() })
+        .await
+        .unwrap();
     let seen = s.seen();
     assert_eq!(seen.len(), 3);
     let (g1, g2) = (seen[1].at - seen[0].at, seen[2].at - seen[1].at);
@@ -245,7 +269,10 @@ async fn a_503_and_a_504_back_off_with_jitter_then_succeed() {
 async fn a_503_that_lasts_gives_up_after_max_attempts() {
     let (s, base) = Standin::start(vec![unavailable(); 10]).await;
     let policy = RetryPolicy { max_attempts: 3, ..fast_policy() };
-    let e = client(&base, policy).exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() }).await.unwrap_err();
+    let e = client(&base, policy)
+        .exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(s.seen().len(), 3);
     assert_eq!(e.kind, ApiErrorKind::Unavailable);
     assert!(e.message.contains("sandbox pool exhausted") && e.message.contains("3 tries"), "{e}");

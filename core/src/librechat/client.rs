@@ -209,7 +209,11 @@ impl Client {
                 Ok(r) => r,
                 Err(e) if e.is_timeout() => return Err(self.deadline_error(req)),
                 Err(e) => {
-                    return Err(ApiError::new(ApiErrorKind::Transport, req, format!("no answer from {}: {}", host(&self.base), cause(&e))))
+                    return Err(ApiError::new(
+                        ApiErrorKind::Transport,
+                        req,
+                        format!("no answer from {}: {}", host(&self.base), cause(&e)),
+                    ))
                 }
             };
             let status = response.status();
@@ -220,7 +224,12 @@ impl Client {
             let err = error_of(response, req).await;
             match self.policy.wait(status.as_u16(), attempt, err.retry_after) {
                 Some(wait) if Instant::now() + wait < deadline => {
-                    tracing::info!(request = req, status = status.as_u16(), wait_ms = wait.as_millis() as u64, "retrying");
+                    tracing::info!(
+                        request = req,
+                        status = status.as_u16(),
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 Some(_) => {
@@ -231,7 +240,12 @@ impl Client {
                     ));
                     return Err(err);
                 }
-                None if attempt > 1 && matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT) => {
+                None if attempt > 1
+                    && matches!(
+                        status,
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                    ) =>
+                {
                     let mut err = err;
                     err.message.push_str(&format!(" (gave up after {attempt} tries)"));
                     return Err(err);
@@ -253,7 +267,10 @@ impl Client {
         ApiError::new(
             ApiErrorKind::Deadline,
             req,
-            format!("no result within the {}s deadline (librechat.timeout in the config)", self.policy.deadline.as_secs()),
+            format!(
+                "no result within the {}s deadline (librechat.timeout in the config)",
+                self.policy.deadline.as_secs()
+            ),
         )
     }
 }
@@ -290,7 +307,8 @@ async fn json<T: serde::de::DeserializeOwned>(r: Response, req: &str) -> Result<
 /// it sent JSON, else the start of its text.
 async fn error_of(r: Response, req: &str) -> ApiError {
     let status = r.status().as_u16();
-    let header = r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    let header =
+        r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let body = r.bytes().await.unwrap_or_default();
     let parsed: Option<ErrorBody> = serde_json::from_slice(&body).ok();
     let from_body = parsed
@@ -306,7 +324,9 @@ async fn error_of(r: Response, req: &str) -> ApiError {
             }
             m
         }
-        None if body.is_empty() => StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("error").to_string(),
+        None if body.is_empty() => {
+            StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("error").to_string()
+        }
         None => String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string(),
     };
     ApiError::from_status(status, req, message, from_body.or(header))

@@ -29,9 +29,7 @@ pub use client::{Auth, Client, ClientBuilder, UploadFile};
 pub use error::{ApiError, ApiErrorKind};
 pub use retry::RetryPolicy;
 pub use run::{RemoteRun, RemoteSession};
-pub use wire::{
-    ExecBody, ExecOutput, FileInfo, FileRef, InputFile, RunInfo, UploadReply, UploadedFile, ID_LEN,
-};
+pub use wire::{ExecBody, ExecOutput, FileInfo, FileRef, InputFile, RunInfo, UploadReply, UploadedFile, ID_LEN};
 
 /// LibreChat's language ids, in its order.
 pub const LANGUAGE_IDS: &[&str] = &["py", "js", "ts", "c", "cpp", "java", "php", "rs", "go", "d", "f90", "r", "bash"];

@@ -48,7 +48,9 @@ impl RetryPolicy {
         }
         match status {
             429 => Some(retry_after.unwrap_or_else(|| self.backoff(attempt)).min(self.max_retry_after)),
-            503 | 504 => Some(retry_after.map(|d| d.min(self.max_retry_after)).unwrap_or_else(|| self.backoff(attempt))),
+            503 | 504 => {
+                Some(retry_after.map(|d| d.min(self.max_retry_after)).unwrap_or_else(|| self.backoff(attempt)))
+            }
             _ => None,
         }
     }

@@ -45,7 +45,12 @@ impl Client {
     /// Runs `req` on the service, with `files` (from earlier runs or
     /// uploads) in `/mnt/data`. `session` asks servers that keep sandboxes
     /// warm (kled's) to reuse that session's.
-    pub async fn run_code(&self, req: &CodeRequest, files: Vec<InputFile>, session: Option<String>) -> Result<RemoteRun> {
+    pub async fn run_code(
+        &self,
+        req: &CodeRequest,
+        files: Vec<InputFile>,
+        session: Option<String>,
+    ) -> Result<RemoteRun> {
         if req.stdin.is_some() {
             return Err(Error::new(
                 crate::ErrorKind::InvalidArgument,

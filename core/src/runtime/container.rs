@@ -106,16 +106,17 @@ impl ContainerRuntime {
     /// kinds, else the discovered default.
     fn endpoint(&self, ctx: &Ctx<'_>) -> Result<String> {
         let iso = &ctx.config.isolation;
-        let explicit = match self.kind {
-            // Podman's API ignores the runtime a container asks for, so
-            // gVisor needs an engine whose default is runsc: the one
-            // scripts/engine.sh serves, when no other is configured.
-            Kind::Gvisor => iso.gvisor.engine.clone().or_else(|| {
-                std::path::Path::new(GVISOR_SOCKET).exists().then(|| format!("unix://{GVISOR_SOCKET}"))
-            }),
-            Kind::Kata | Kind::NeovimKata => iso.kata.engine.clone().or_else(|| ctx.config.kata.url.clone()),
-            _ => None,
-        };
+        let explicit =
+            match self.kind {
+                // Podman's API ignores the runtime a container asks for, so
+                // gVisor needs an engine whose default is runsc: the one
+                // scripts/engine.sh serves, when no other is configured.
+                Kind::Gvisor => iso.gvisor.engine.clone().or_else(|| {
+                    std::path::Path::new(GVISOR_SOCKET).exists().then(|| format!("unix://{GVISOR_SOCKET}"))
+                }),
+                Kind::Kata | Kind::NeovimKata => iso.kata.engine.clone().or_else(|| ctx.config.kata.url.clone()),
+                _ => None,
+            };
         engine::discover(explicit.as_deref())
     }
 
