@@ -21,7 +21,12 @@ export interface ManagerOptions {
 export interface KledConfig {
   coder?: { url?: string; token?: string; timeout?: number };
   kata?: { url?: string; timeout?: number };
-  librechat?: { base_url?: string; api_key?: string };
+  /** The Code Interpreter API that `runCode(..., { remote: true })` uses. */
+  librechat?: { base_url?: string; api_key?: string; auth?: 'x-api-key' | 'bearer'; timeout?: number };
+  /** Engines for isolated runtimes. */
+  isolation?: { gvisor?: { engine?: string; runtime?: string }; kata?: { engine?: string; runtime?: string } };
+  /** `kled serve codeapi` (see the kled docs for every key). */
+  codeapi?: Record<string, unknown>;
 }
 
 /** Options of a local terminal (other runtimes take their own). */
@@ -88,6 +93,12 @@ export interface RunCodeOptions {
   stdin?: Data;
   /** Milliseconds. */
   timeout?: number;
+  /**
+   * Run on the Code Interpreter API (config `librechat`, or LIBRECHAT_CODE_BASEURL and
+   * LIBRECHAT_CODE_API_KEY) instead of in the terminal. The terminal keeps that session,
+   * so files one remote run writes to /mnt/data are there for the next.
+   */
+  remote?: boolean;
 }
 
 export interface WriteFileOptions {

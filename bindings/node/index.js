@@ -441,11 +441,15 @@ class Terminal {
 
   /**
    * Runs a snippet with the language's interpreter (py, js, ts, c, cpp, java, php,
-   * rs, go, d, f90, r, bash or the long names). Options: args, stdin, timeout (ms).
+   * rs, go, d, f90, r, bash or the long names). Options: args, stdin, timeout (ms),
+   * remote (run on the Code Interpreter API instead; the terminal keeps that session).
    */
   async runCode(lang, code, options) {
     const n = await call(() => {
-      const o = checkObject('runCode options', options, ['args', 'stdin', 'timeout']);
+      const o = checkObject('runCode options', options, ['args', 'stdin', 'timeout', 'remote']);
+      if (o.remote != null && typeof o.remote !== 'boolean') {
+        throw invalid('remote must be a boolean');
+      }
       let args = null;
       if (o.args != null) {
         if (!Array.isArray(o.args) || !o.args.every((a) => typeof a === 'string')) {
@@ -459,7 +463,8 @@ class Terminal {
         checkString('code', code),
         args,
         stdin,
-        optNumber('timeout', o.timeout)
+        optNumber('timeout', o.timeout),
+        o.remote ?? false
       );
     });
     return new ExecResult(n);

@@ -384,12 +384,14 @@ impl NativeTerminal {
         args: Option<Vec<String>>,
         stdin: Option<Buffer>,
         timeout_ms: Option<f64>,
+        remote: Option<bool>,
     ) -> Result<NativeExecResult> {
         let t = self.get()?;
         let mut req = kled::CodeRequest::new(lang, code);
         req.args = args.unwrap_or_default();
         req.stdin = stdin.map(|b| b.to_vec());
         req.timeout = millis("timeout", timeout_ms)?;
+        req.remote = remote.unwrap_or(false);
         Ok(t.run_code_with(req).await.or_napi()?.into())
     }
 
