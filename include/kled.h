@@ -614,6 +614,35 @@ kled_status kled_terminal_run_code(const struct kled_terminal *terminal,
                                    struct kled_exec_result **result_out);
 
 /**
+ * kled_terminal_run_code with the whole request as a JSON object:
+ * `{"lang": "py", "code": "print(1)", "args": ["a"], "stdin": "text",
+ *   "timeout_secs": 5, "remote": false}` (only "lang" and "code" are
+ * required; unknown keys are errors). "args" are the program's arguments.
+ *
+ * With `"remote": true` the code runs on the Code Interpreter API (LibreChat's,
+ * or `kled serve codeapi`) instead of inside the terminal, which then need not
+ * be started: the service is `librechat.base_url` in the configuration or
+ * `LIBRECHAT_CODE_BASEURL`, its key `librechat.api_key` or
+ * `LIBRECHAT_CODE_API_KEY`. The terminal remembers its remote session, so a
+ * file one remote run writes to /mnt/data is there for the next. A remote run
+ * takes no "stdin"; "timeout_secs" bounds the whole call (retries included),
+ * and its expiry is KLED_ERR_TIMEOUT rather than a timed-out result. The
+ * result has an exit code when the service reports one, and never a signal.
+ *
+ * Errors: as kled_terminal_run_code (KLED_ERR_INVALID_ARGUMENT for a request
+ * that is not valid JSON or not a code request). Remote runs:
+ * KLED_ERR_RUNTIME_UNAVAILABLE (the service cannot be reached or failed; the
+ * message names LIBRECHAT_CODE_BASEURL), KLED_ERR_CONFIG (a base URL that is
+ * not a URL, or a key the service refuses), KLED_ERR_TIMEOUT (the deadline
+ * passed, or still rate-limited), KLED_ERR_INVALID_ARGUMENT (the service
+ * refused the request), KLED_ERR_NOT_FOUND (the terminal was removed).
+ * Ownership: on success `*result_out` is yours (kled_exec_result_free); NULL on failure.
+ */
+kled_status kled_terminal_run_code_with(const struct kled_terminal *terminal,
+                                        const char *request_json,
+                                        struct kled_exec_result **result_out);
+
+/**
  * The whole content of a file in the terminal. Relative paths are from
  * the terminal's working directory.
  *

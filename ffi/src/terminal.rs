@@ -1,12 +1,12 @@
 //! `kled_terminal`: lifecycle, exec, code and files of one named terminal.
 
-use crate::args::{bytes, owned_json, put, text};
+use crate::args::{bytes, json, owned_json, put, text};
 use crate::buf::kled_buf;
 use crate::exec::{exec_request, kled_exec_result, kled_exec_stream};
 use crate::guard::{Failure, Result};
 use crate::runtime::block_on;
 use crate::status::*;
-use kled_core::{State, Terminal};
+use kled_core::{CodeRequest, State, Terminal};
 use std::ffi::CString;
 use std::os::raw::c_char;
 
@@ -352,6 +352,49 @@ pub unsafe extern "C" fn kled_terminal_run_code(
         // SAFETY: checked non-NULL; live handle, NUL-terminated strings.
         let (t, lang, code) = unsafe { (core_terminal(terminal), text(lang, "lang")?, text(code, "code")?) };
         let result = block_on(t.run_code(lang, code))??;
+        // SAFETY: as above.
+        unsafe { put(result_out, kled_exec_result::boxed(result)) };
+        Ok(KLED_OK)
+    })
+}
+
+/// kled_terminal_run_code with the whole request as a JSON object:
+/// `{"lang": "py", "code": "print(1)", "args": ["a"], "stdin": "text",
+///   "timeout_secs": 5, "remote": false}` (only "lang" and "code" are
+/// required; unknown keys are errors). "args" are the program's arguments.
+///
+/// With `"remote": true` the code runs on the Code Interpreter API (LibreChat's,
+/// or `kled serve codeapi`) instead of inside the terminal, which then need not
+/// be started: the service is `librechat.base_url` in the configuration or
+/// `LIBRECHAT_CODE_BASEURL`, its key `librechat.api_key` or
+/// `LIBRECHAT_CODE_API_KEY`. The terminal remembers its remote session, so a
+/// file one remote run writes to /mnt/data is there for the next. A remote run
+/// takes no "stdin"; "timeout_secs" bounds the whole call (retries included),
+/// and its expiry is KLED_ERR_TIMEOUT rather than a timed-out result. The
+/// result has an exit code when the service reports one, and never a signal.
+///
+/// Errors: as kled_terminal_run_code (KLED_ERR_INVALID_ARGUMENT for a request
+/// that is not valid JSON or not a code request). Remote runs:
+/// KLED_ERR_RUNTIME_UNAVAILABLE (the service cannot be reached or failed; the
+/// message names LIBRECHAT_CODE_BASEURL), KLED_ERR_CONFIG (a base URL that is
+/// not a URL, or a key the service refuses), KLED_ERR_TIMEOUT (the deadline
+/// passed, or still rate-limited), KLED_ERR_INVALID_ARGUMENT (the service
+/// refused the request), KLED_ERR_NOT_FOUND (the terminal was removed).
+/// Ownership: on success `*result_out` is yours (kled_exec_result_free); NULL on failure.
+#[no_mangle]
+pub unsafe extern "C" fn kled_terminal_run_code_with(
+    terminal: *const kled_terminal,
+    request_json: *const c_char,
+    result_out: *mut *mut kled_exec_result,
+) -> kled_status {
+    ffi!([terminal, request_json, result_out] {
+        // SAFETY: checked non-NULL; a writable slot.
+        unsafe { put(result_out, std::ptr::null_mut()) };
+        // SAFETY: checked non-NULL; a live handle and a NUL-terminated string.
+        let (t, request) = unsafe { (core_terminal(terminal), text(request_json, "request_json")?) };
+        let req: CodeRequest = serde_json::from_value(json(request, "request_json")?)
+            .map_err(|e| Failure::invalid(format!("request_json is not a valid code request: {e}")))?;
+        let result = block_on(t.run_code_with(req))??;
         // SAFETY: as above.
         unsafe { put(result_out, kled_exec_result::boxed(result)) };
         Ok(KLED_OK)

@@ -1,6 +1,7 @@
 //! The MCP tools: kled's terminals for models.
 
 use crate::cap::{cap, HeadTail, MODEL_KEEP};
+use kled::librechat::{Client, InputFile};
 use kled::{CodeRequest, Error, ErrorKind, ExecEvent, ExecRequest, Manager, Terminal, TerminalInfo};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{schema_for_input, schema_for_output};
@@ -39,7 +40,9 @@ commands and code. A terminal keeps its files and working directory between call
 (the kled CLI, Python, Node) see the same terminals. Typical flow: list_terminals (or create_terminal \
 with kind \"local\"), then exec / run_code / read_file / write_file against it by name. A non-zero exit \
 code is a normal result, not a tool error. Output longer than 32 KiB per stream is cut in the middle and \
-the cut is stated. providers tells which kinds of terminal work on this machine.";
+the cut is stated. providers tells which kinds of terminal work on this machine. code_interpreter_run runs \
+code on the Code Interpreter API (LibreChat's, or kled serve codeapi) without any terminal; pass the files \
+it returns to the next code_interpreter_run to keep working on them.";
 
 // ---- parameters ----
 
@@ -200,6 +203,58 @@ pub struct WriteFileParams {
     pub mode: Option<String>,
 }
 
+/// A file on the Code Interpreter API, as code_interpreter_run returns it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
+pub struct CodeFile {
+    /// The file's id (21 characters).
+    pub id: String,
+    /// The session that holds the file (21 characters).
+    pub session_id: String,
+    /// The file's name: the code finds it as /mnt/data/NAME.
+    pub name: String,
+}
+
+impl From<CodeFile> for InputFile {
+    fn from(f: CodeFile) -> InputFile {
+        InputFile { id: f.id, session_id: f.session_id, name: f.name }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeInterpreterRunParams {
+    /// Language: py, js, ts, c, cpp, java, php, rs, go, d, f90, r or bash (long names such as python work
+    /// too).
+    pub lang: String,
+    /// The program's source code. Its working directory is /mnt/data, where the given files are and where
+    /// the files it writes are collected.
+    pub code: String,
+    /// Arguments for the program.
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    /// Files from earlier code_interpreter_run calls (their files, exactly as returned), put in /mnt/data
+    /// for this run.
+    #[serde(default)]
+    pub files: Option<Vec<CodeFile>>,
+    /// Run in this session (from an earlier code_interpreter_run): kled's server keeps the session's
+    /// sandbox and all its files; other servers start a new session, so pass files too.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Give up after this many seconds, retries included (default: the configured librechat.timeout,
+    /// 300).
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeInterpreterFilesParams {
+    /// The session whose files to list: the session_id an earlier code_interpreter_run returned.
+    pub session_id: String,
+}
+
 // ---- structured results ----
 
 /// A terminal as tools report it.
@@ -280,6 +335,47 @@ pub struct ExecOutput {
     pub stderr_cut_bytes: u64,
     /// kled stopped collecting output at its per-stream limit, so the end of the output is missing.
     pub output_limit_reached: bool,
+}
+
+/// The outcome of code_interpreter_run.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CodeInterpreterRunOutput {
+    /// The session the code ran in: pass it as session_id to the next code_interpreter_run.
+    pub session_id: String,
+    /// The exit code, when the service reports it.
+    pub exit_code: Option<i32>,
+    pub duration_secs: f64,
+    /// Standard output: all of it, or its first and last 16 KiB with a note of the cut in between.
+    pub stdout: String,
+    /// Standard error, capped the same way.
+    pub stderr: String,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    /// Bytes of standard output left out of `stdout` (0 when nothing was cut).
+    pub stdout_cut_bytes: u64,
+    pub stderr_cut_bytes: u64,
+    /// The files the run wrote to /mnt/data: pass them in files of the next code_interpreter_run.
+    pub files: Vec<CodeFile>,
+}
+
+/// A file of a Code Interpreter session.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct SessionFileView {
+    pub id: String,
+    pub session_id: String,
+    pub name: String,
+    /// Size in bytes, when the service says.
+    pub size: Option<u64>,
+    /// When the file last changed, as the service gives it.
+    pub last_modified: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CodeInterpreterFilesOutput {
+    pub session_id: String,
+    /// The session's files (id, session_id and name can go into files of code_interpreter_run).
+    pub files: Vec<SessionFileView>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -429,6 +525,64 @@ fn core_error(e: &Error, terminal: Option<&str>) -> CallToolResult {
     let message = e.message().trim_end();
     let stop = if hint.is_empty() || message.ends_with(['.', '!', '?']) { "" } else { "." };
     tool_error(e.kind().as_str(), format!("{message}{stop}{hint}"))
+}
+
+/// A failed Code Interpreter call as a tool error. The core's message names
+/// the request, the server's words and what to check (the base URL or key).
+fn code_api_error(e: &Error) -> CallToolResult {
+    let hint = match e.kind() {
+        ErrorKind::NotFound => {
+            " Sessions and their files expire: use a session_id and files that a recent code_interpreter_run \
+             returned, or start afresh without them."
+        }
+        _ => "",
+    };
+    let message = e.message().trim_end();
+    let stop = if hint.is_empty() || message.ends_with(['.', '!', '?']) { "" } else { "." };
+    tool_error(e.kind().as_str(), format!("{message}{stop}{hint}"))
+}
+
+/// Checks a session or file id before it goes into a request.
+fn check_id(what: &str, id: &str) -> Result<(), CallToolResult> {
+    if kled::librechat::wire::is_id(id) {
+        return Ok(());
+    }
+    Err(tool_error(
+        ErrorKind::InvalidArgument.as_str(),
+        format!(
+            "{what} {id:?} is not a Code Interpreter id (21 characters of letters, digits, '_' and '-'); use \
+             one that code_interpreter_run returned"
+        ),
+    ))
+}
+
+fn render_code_run(o: &CodeInterpreterRunOutput) -> String {
+    let status = match o.exit_code {
+        Some(c) => format!("exit code {c} in {:.3}s", o.duration_secs),
+        None => format!("finished in {:.3}s (the service gave no exit code)", o.duration_secs),
+    };
+    let mut text = format!("{status} (Code Interpreter session {})\n", o.session_id);
+    for (name, body) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        if !body.is_empty() {
+            text.push_str(&format!("--- {name} ---\n{body}"));
+            if !body.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+    }
+    if o.stdout.is_empty() && o.stderr.is_empty() {
+        text.push_str("(no output)\n");
+    }
+    if !o.files.is_empty() {
+        let names: Vec<&str> = o.files.iter().map(|f| f.name.as_str()).collect();
+        text.push_str(&format!(
+            "--- files ---\nThe run wrote {} to /mnt/data. To use them in the next code_interpreter_run, pass \
+             \"files\": {}\n",
+            names.join(", "),
+            serde_json::to_string(&o.files).expect("files serialize")
+        ));
+    }
+    text
 }
 
 fn timeout(secs: Option<f64>) -> Result<Duration, CallToolResult> {
@@ -840,6 +994,137 @@ impl KledMcp {
     }
 
     #[tool(
+        description = "Run code on the Code Interpreter API (LibreChat's, or kled serve codeapi; configured with \
+                       LIBRECHAT_CODE_BASEURL and LIBRECHAT_CODE_API_KEY), in the service's sandbox: no \
+                       terminal is needed. Returns stdout, stderr (capped like exec), the exit code when the \
+                       service reports it, the session_id, and the files the code wrote to /mnt/data. Files \
+                       persist only by passing them on: give the returned files (and session_id) to the next \
+                       call to keep working on them.",
+        output_schema = output_schema::<CodeInterpreterRunOutput>(),
+        annotations(open_world_hint = true),
+        input_schema = input_schema::<CodeInterpreterRunParams>()
+    )]
+    async fn code_interpreter_run(
+        &self,
+        Parameters(p): Parameters<CodeInterpreterRunParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let deadline = match p.timeout_secs {
+            None => None,
+            Some(s) => match timeout(Some(s)) {
+                Ok(t) => Some(t),
+                Err(r) => return r,
+            },
+        };
+        if let Some(s) = &p.session_id {
+            if let Err(r) = check_id("session_id", s) {
+                return r;
+            }
+        }
+        let files = p.files.unwrap_or_default();
+        for f in &files {
+            if let Err(r) = check_id("file id", &f.id).and_then(|_| check_id("file session_id", &f.session_id)) {
+                return r;
+            }
+        }
+        let client = match Client::from_config(&self.manager.config().librechat) {
+            Ok(c) => c,
+            Err(e) => return code_api_error(&e),
+        };
+        let mut req = CodeRequest::new(p.lang, p.code);
+        req.args = p.args.unwrap_or_default();
+        req.timeout = deadline;
+        let reporter = Reporter::new(&ctx);
+        let started = Instant::now();
+        let run = client.run_code(&req, files.into_iter().map(InputFile::from).collect(), p.session_id);
+        tokio::pin!(run);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            tokio::select! {
+                _ = ctx.ct.cancelled() => {
+                    tracing::info!("code_interpreter_run cancelled by the client");
+                    return tool_error(
+                        "cancelled",
+                        "The call was cancelled; kled stopped waiting (the service may still finish the run).".into(),
+                    );
+                }
+                _ = tick.tick(), if reporter.wanted() => {
+                    reporter.report(format!("waiting for the Code Interpreter for {}s", started.elapsed().as_secs())).await;
+                }
+                r = &mut run => break r,
+            }
+        };
+        let run = match result {
+            Ok(r) => r,
+            Err(e) => return code_api_error(&e),
+        };
+        let r = &run.result;
+        let (o, e) = (cap(&r.stdout, MODEL_KEEP, "stdout"), cap(&r.stderr, MODEL_KEEP, "stderr"));
+        let output = CodeInterpreterRunOutput {
+            session_id: run.output.session_id.clone(),
+            exit_code: r.exit_code,
+            duration_secs: r.duration.as_secs_f64(),
+            stdout: o.text,
+            stderr: e.text,
+            stdout_bytes: o.total,
+            stderr_bytes: e.total,
+            stdout_cut_bytes: o.cut,
+            stderr_cut_bytes: e.cut,
+            files: run
+                .output
+                .inputs()
+                .into_iter()
+                .map(|f| CodeFile { id: f.id, session_id: f.session_id, name: f.name })
+                .collect(),
+        };
+        let text = render_code_run(&output);
+        structured(&output, text)
+    }
+
+    #[tool(
+        description = "List the files of a Code Interpreter session (the session_id a code_interpreter_run \
+                       returned): id, name, size. Their id, session_id and name can go into files of \
+                       code_interpreter_run.",
+        output_schema = output_schema::<CodeInterpreterFilesOutput>(),
+        annotations(read_only_hint = true, open_world_hint = true),
+        input_schema = input_schema::<CodeInterpreterFilesParams>()
+    )]
+    async fn code_interpreter_files(&self, Parameters(p): Parameters<CodeInterpreterFilesParams>) -> CallToolResult {
+        if let Err(r) = check_id("session_id", &p.session_id) {
+            return r;
+        }
+        let client = match Client::from_config(&self.manager.config().librechat) {
+            Ok(c) => c,
+            Err(e) => return code_api_error(&e),
+        };
+        let listed = match client.list_files(&p.session_id, true).await {
+            Ok(l) => l,
+            Err(e) => return code_api_error(&Error::from(e)),
+        };
+        let files: Vec<SessionFileView> = listed
+            .iter()
+            .map(|f| SessionFileView {
+                id: f.file_id().to_string(),
+                session_id: f.session_id.clone().unwrap_or_else(|| p.session_id.clone()),
+                name: f.filename().to_string(),
+                size: f.size,
+                last_modified: f.last_modified.clone(),
+            })
+            .collect();
+        let mut text = if files.is_empty() {
+            format!("Session {} has no files.\n", p.session_id)
+        } else {
+            format!("Session {} has {} file(s):\n", p.session_id, files.len())
+        };
+        for f in &files {
+            let size = f.size.map(|s| format!(", {s} bytes")).unwrap_or_default();
+            text.push_str(&format!("- {} (id {}{size})\n", f.name, f.id));
+        }
+        structured(&CodeInterpreterFilesOutput { session_id: p.session_id, files }, text)
+    }
+
+    #[tool(
         description = "Read a file in a terminal. Text comes back as UTF-8 (in full up to 32 KiB, else its first \
                        and last 16 KiB with the cut stated; use offset and length to read any part), binary data \
                        as base64 (at most 32 KiB per call).",
@@ -1011,6 +1296,8 @@ mod tests {
         assert_eq!(
             names,
             [
+                "code_interpreter_files",
+                "code_interpreter_run",
                 "create_terminal",
                 "exec",
                 "list_terminals",
@@ -1032,6 +1319,97 @@ mod tests {
             assert!(!all.contains("$ref"), "{}: {all}", t.name);
             assert!(!all.contains("uint") && !all.contains("int32") && !all.contains("double"), "{}: {all}", t.name);
         }
+    }
+
+    fn text_of(r: &CallToolResult) -> String {
+        r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+    }
+
+    /// A server whose Code Interpreter is `base_url`, on a throwaway state dir.
+    fn server_with_code_api(base_url: &str) -> (KledMcp, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "kled-mcp-unit-{}-{}",
+            std::process::id(),
+            kled::librechat::wire::new_id()
+        ));
+        let mut config = kled::Config::default();
+        config.librechat.base_url = base_url.into();
+        (KledMcp::new(Manager::new(Some(dir.clone()), config).unwrap()), dir)
+    }
+
+    #[tokio::test]
+    async fn code_interpreter_errors_say_what_to_check() {
+        // A port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (server, dir) = server_with_code_api(&format!("http://127.0.0.1:{port}/v1"));
+        let sid = "A".repeat(21);
+        let r = server.code_interpreter_files(Parameters(CodeInterpreterFilesParams { session_id: sid.clone() })).await;
+        assert_eq!(r.is_error, Some(true));
+        let t = text_of(&r);
+        assert!(t.contains("LIBRECHAT_CODE_BASEURL") && t.contains(&format!("127.0.0.1:{port}")), "{t}");
+        assert!(r.structured_content.is_none());
+
+        let r =
+            server.code_interpreter_files(Parameters(CodeInterpreterFilesParams { session_id: "../etc".into() })).await;
+        assert_eq!(r.is_error, Some(true));
+        assert!(text_of(&r).contains("is not a Code Interpreter id"), "{}", text_of(&r));
+        std::fs::remove_dir_all(&dir).ok();
+
+        let (server, dir) = server_with_code_api("not a url");
+        let r = server.code_interpreter_files(Parameters(CodeInterpreterFilesParams { session_id: sid })).await;
+        assert!(
+            text_of(&r).contains("is not a URL") && text_of(&r).contains("LIBRECHAT_CODE_BASEURL"),
+            "{}",
+            text_of(&r)
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(check_id("session_id", &"a_B-9".repeat(4).chars().chain("x".chars()).collect::<String>()).is_ok());
+        for bad in ["", "short", "../../../etc/passwd..", &"A".repeat(22)] {
+            let r = check_id("session_id", bad).unwrap_err();
+            assert!(text_of(&r).contains("code_interpreter_run returned"), "{}", text_of(&r));
+        }
+    }
+
+    #[test]
+    fn code_run_render_shows_files_to_pass_on() {
+        let file = CodeFile { id: "F".repeat(21), session_id: "S".repeat(21), name: "out.csv".into() };
+        let mut o = CodeInterpreterRunOutput {
+            session_id: "S".repeat(21),
+            exit_code: Some(0),
+            duration_secs: 0.25,
+            stdout: "6\n".into(),
+            stderr: String::new(),
+            stdout_bytes: 2,
+            stderr_bytes: 0,
+            stdout_cut_bytes: 0,
+            stderr_cut_bytes: 0,
+            files: vec![file],
+        };
+        let t = render_code_run(&o);
+        assert!(
+            t.starts_with(&format!(
+                "exit code 0 in 0.250s (Code Interpreter session {})\n--- stdout ---\n6\n",
+                "S".repeat(21)
+            )),
+            "{t}"
+        );
+        assert!(
+            t.contains(&format!(
+                r#""files": [{{"id":"{}","session_id":"{}","name":"out.csv"}}]"#,
+                "F".repeat(21),
+                "S".repeat(21)
+            )),
+            "{t}"
+        );
+        o.exit_code = None;
+        o.files.clear();
+        o.stdout.clear();
+        let t = render_code_run(&o);
+        assert!(t.contains("gave no exit code") && t.ends_with("(no output)\n") && !t.contains("files"), "{t}");
     }
 
     #[test]

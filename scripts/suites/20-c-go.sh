@@ -7,6 +7,9 @@
 #   - the C tests, built with -Wall -Wextra -Werror, under AddressSanitizer
 #     (+UBSan) and under valgrind
 #   - go vet, go test -race of bindings/go, and the Go example
+#   - remote runs (kled_terminal_run_code_with, Terminal.RunCodeWith) against a
+#     real `kled serve codeapi` on gVisor sandboxes, started here when
+#     /run/kled/gvisor.sock is served (KLED_REQUIRE_ENGINE=1: required)
 # Prints PASS/FAIL per step and exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,7 +42,18 @@ kill_leftover_agents() {
   done
   echo "$killed"
 }
+codeapi_pid=
+codeapi_home=$work/codeapi-home
+stop_codeapi() {
+  [ -n "$codeapi_pid" ] || return 0
+  local rc=0
+  kill -TERM "$codeapi_pid" 2>/dev/null
+  wait "$codeapi_pid" || rc=$?
+  codeapi_pid=
+  return $rc
+}
 cleanup() {
+  stop_codeapi >/dev/null 2>&1
   kill_leftover_agents >/dev/null
   rm -rf "$work"
 }
@@ -88,6 +102,39 @@ CGO_LDFLAGS="$(pkg-config --libs kled) -g -O2"
 export CGO_CFLAGS CGO_LDFLAGS
 
 step "cargo test -p kled-ffi (header current, exports guarded)" cargo test -p kled-ffi --quiet
+
+# A real Code Interpreter API for the remote runs of the C and Go tests:
+# `kled serve codeapi` on gVisor sandboxes, in its own state dir, with a
+# throwaway key. The tests read KLED_TEST_CODEAPI_URL / _KEY (and skip the
+# round trip, saying so, when they are unset).
+start_codeapi() {
+  if [ ! -S /run/kled/gvisor.sock ]; then
+    echo "no gVisor engine at /run/kled/gvisor.sock (sudo scripts/engine.sh)"
+    [ "${KLED_REQUIRE_ENGINE:-}" = 1 ] && return 1
+    echo "SKIP: the remote round trips will be skipped"
+    return 0
+  fi
+  cargo build -p kled-cli --quiet || return 1
+  local key=c-go-key-$$-$RANDOM url="" i
+  printf 'codeapi:\n  sessions: { warm: 1, max_sandboxes: 4 }\n  rate_limit: { requests: 0 }\n' >"$work/codeapi.yaml"
+  env -u KLED_LOG KLED_HOME="$codeapi_home" KLED_CODEAPI_KEYS="$key" \
+    target/debug/kled serve codeapi --listen 127.0.0.1:0 --config "$work/codeapi.yaml" 2>"$work/codeapi.log" &
+  codeapi_pid=$!
+  for i in $(seq 1 900); do # the first line says it is ready: up to 3 minutes
+    url=$(head -n 1 "$work/codeapi.log" | grep -o 'http://[^ ]*/v1' || true)
+    [ -n "$url" ] && break
+    if ! kill -0 "$codeapi_pid" 2>/dev/null; then
+      codeapi_pid=
+      cat "$work/codeapi.log"
+      return 1
+    fi
+    sleep 0.2
+  done
+  [ -n "$url" ] || { cat "$work/codeapi.log"; return 1; }
+  echo "kled serve codeapi at $url"
+  export KLED_TEST_CODEAPI_URL=$url KLED_TEST_CODEAPI_KEY=$key
+}
+step "kled serve codeapi for the remote runs" start_codeapi
 
 header_c99() {
   printf '#include <kled.h>\nint main(void) { kled_event e; (void)e; return kled_abi_version() == KLED_ABI_VERSION ? 0 : 1; }\n' \
@@ -171,6 +218,16 @@ go_example() {
   grep -qx 'hello from /bin/sh' "$work/hello-go.out" && grep -qx 'exit code: 3' "$work/hello-go.out"
 }
 step "Go example (examples/go)" go_example
+
+# SIGTERM: the server removes its sandboxes and exits 0.
+codeapi_stops() {
+  [ -n "$codeapi_pid" ] || { echo "not started"; return 0; }
+  stop_codeapi || { cat "$work/codeapi.log"; return 1; }
+  local left
+  left=$(podman --remote --url unix:///run/kled/gvisor.sock ps -aq --filter "label=io.kled.home=$codeapi_home")
+  [ -z "$left" ] || { echo "sandboxes left behind: $left"; return 1; }
+}
+step "kled serve codeapi stops cleanly (no sandboxes left)" codeapi_stops
 
 for home in "$work"/home-*; do
   [ -d "$home/terminals" ] || continue

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,9 +18,19 @@ import (
 	"time"
 )
 
+// TestMain keeps the Code Interpreter service out of the environment
+// (before libkled starts any thread): the tests name it in config files,
+// which LIBRECHAT_CODE_BASEURL and LIBRECHAT_CODE_API_KEY would override.
+func TestMain(m *testing.M) {
+	for _, v := range []string{"LIBRECHAT_CODE_BASEURL", "LIBRECHAT_CODE_API_KEY", "KLED_LIBRECHAT_AUTH"} {
+		os.Unsetenv(v)
+	}
+	os.Exit(m.Run())
+}
+
 // newManager is a manager on a private state directory; every terminal
 // left in it is removed when the test ends.
-func newManager(t *testing.T) *Manager {
+func newManager(t *testing.T, opts ...Option) *Manager {
 	t.Helper()
 	base := os.Getenv("KLED_TEST_TMPDIR")
 	if base == "" {
@@ -29,7 +40,7 @@ func newManager(t *testing.T) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewManager(WithStateDir(dir))
+	m, err := NewManager(append([]Option{WithStateDir(dir)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +248,112 @@ func TestCodeAndFiles(t *testing.T) {
 		t.Fatalf("%v %v", got, err)
 	}
 	if _, err := term.ReadFile("no/such/file"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+}
+
+func TestRunCodeWith(t *testing.T) {
+	m := newManager(t)
+	term := startLocal(t, m, "code-with", nil)
+
+	r, err := term.RunCodeWith(CodeRequest{Lang: "bash", Code: `echo "$1|$2"; echo err >&2; exit 3`, Args: []string{"a b", "c"}})
+	if err != nil || r.StdoutString() != "a b|c\n" || r.StderrString() != "err\n" || r.ExitCode != 3 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = term.RunCodeWith(CodeRequest{Lang: "sh", Code: "echo early; sleep 5", TimeoutSecs: 0.3})
+	if err != nil || !r.TimedOut || r.StdoutString() != "early\n" || r.Duration > 4*time.Second {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := term.RunCodeWith(CodeRequest{Lang: "klingon", Code: "x"}); !errors.Is(err, ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "klingon") {
+		t.Fatal(err)
+	}
+	if _, err := term.RunCodeWith(CodeRequest{Lang: "sh", Code: "true", TimeoutSecs: -1}); !errors.Is(err, ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "request_json") {
+		t.Fatal(err)
+	}
+	if _, err := term.RunCodeWith(CodeRequest{Lang: "sh", Code: "echo \xff"}); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatal(err)
+	}
+	if _, err := term.RunCodeWith(CodeRequest{Lang: "sh", Code: "true", Args: []string{"\xfe"}}); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatal(err)
+	}
+}
+
+// configFile writes a kled configuration file for one test.
+func configFile(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A remote run whose service does not answer fails at once, saying where to look.
+func TestRunCodeWithRemoteUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	m := newManager(t, WithConfigFile(configFile(t, "librechat:\n  base_url: http://"+addr+"/v1\n  api_key: secret-key-123\n")))
+	term, err := m.CreateTerminal("local", "remote-dead", nil) // never started: remote runs need not
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	started := time.Now()
+	_, err = term.RunCodeWith(CodeRequest{Lang: "py", Code: "print(1)", Remote: true})
+	if !errors.Is(err, ErrRuntimeUnavailable) || !strings.Contains(err.Error(), "LIBRECHAT_CODE_BASEURL") ||
+		!strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "secret-key-123") {
+		t.Fatal(err)
+	}
+	if time.Since(started) > 10*time.Second {
+		t.Fatalf("took %v", time.Since(started))
+	}
+	if st, err := term.State(); err != nil || st != StateCreated {
+		t.Fatal(st, err)
+	}
+}
+
+// Remote runs against the `kled serve codeapi` that scripts/suites/20-c-go.sh
+// starts: a file one run writes to /mnt/data is there for the terminal's
+// next run, and only for that terminal's.
+func TestRunCodeWithRemote(t *testing.T) {
+	url, key := os.Getenv("KLED_TEST_CODEAPI_URL"), os.Getenv("KLED_TEST_CODEAPI_KEY")
+	if url == "" || key == "" {
+		if os.Getenv("KLED_REQUIRE_ENGINE") == "1" {
+			t.Fatal("KLED_REQUIRE_ENGINE=1 but KLED_TEST_CODEAPI_URL / KLED_TEST_CODEAPI_KEY are not set")
+		}
+		t.Skip("KLED_TEST_CODEAPI_URL and KLED_TEST_CODEAPI_KEY are not set (scripts/suites/20-c-go.sh sets them)")
+	}
+	m := newManager(t, WithConfigFile(configFile(t, fmt.Sprintf("librechat:\n  base_url: %s\n  api_key: %s\n  timeout: 240\n", url, key))))
+	term, err := m.CreateTerminal("local", "remote", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	r, err := term.RunCodeWith(CodeRequest{Lang: "py", Code: "open('/mnt/data/go.txt', 'w').write('written by run 1')\nprint(6 * 7)", Remote: true})
+	if err != nil || r.StdoutString() != "42\n" || r.ExitCode != 0 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = term.RunCodeWith(CodeRequest{Lang: "python", Code: "import sys\nprint(open('/mnt/data/go.txt').read(), sys.argv[1:])", Args: []string{"x"}, TimeoutSecs: 120, Remote: true})
+	if err != nil || r.StdoutString() != "written by run 1 ['x']\n" || r.ExitCode != 0 {
+		t.Fatalf("second run: %+v %v", r, err)
+	}
+	// Another terminal has its own session: the file is not there.
+	other, err := m.CreateTerminal("local", "remote-other", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	r, err = other.RunCodeWith(CodeRequest{Lang: "py", Code: "import os\nprint(os.path.exists('/mnt/data/go.txt'))", Remote: true})
+	if err != nil || r.StdoutString() != "False\n" {
+		t.Fatalf("other terminal: %+v %v", r, err)
+	}
+	if _, err := term.RunCodeWith(CodeRequest{Lang: "cobol", Code: "x", Remote: true}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatal(err)
 	}
 }

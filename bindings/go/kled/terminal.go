@@ -156,6 +156,56 @@ func (t *Terminal) RunCode(lang, code string) (ExecResult, error) {
 	return r, err
 }
 
+// CodeRequest is a RunCodeWith request.
+type CodeRequest struct {
+	// Lang: py js ts c cpp java php rs go d f90 r bash, or long names (python, ...).
+	Lang string `json:"lang"`
+	// Code is the program's source.
+	Code string `json:"code"`
+	// Args are the program's arguments.
+	Args []string `json:"args,omitempty"`
+	// TimeoutSecs kills a local run after this many seconds (the result then
+	// has TimedOut); for a remote run it bounds the whole call, whose expiry
+	// is an ErrTimeout error. 0: no timeout of its own.
+	TimeoutSecs float64 `json:"timeout_secs,omitempty"`
+	// Remote runs the code on the Code Interpreter API (LibreChat's, or
+	// `kled serve codeapi`) instead of inside the terminal, which then need
+	// not be started. The service is librechat.base_url in the configuration
+	// or $LIBRECHAT_CODE_BASEURL, its key librechat.api_key or
+	// $LIBRECHAT_CODE_API_KEY. The terminal remembers its remote session: a
+	// file one remote run writes to /mnt/data is there for the next.
+	Remote bool `json:"remote,omitempty"`
+}
+
+// RunCodeWith runs a snippet as RunCode does, with arguments, a timeout, or
+// remotely (see CodeRequest). A remote run's ExitCode is -1 when the service
+// reports none. A service that cannot be reached is an ErrRuntimeUnavailable
+// error naming LIBRECHAT_CODE_BASEURL; a refused key is ErrConfig.
+func (t *Terminal) RunCodeWith(req CodeRequest) (ExecResult, error) {
+	for _, s := range append([]string{req.Lang, req.Code}, req.Args...) {
+		// encoding/json would replace invalid UTF-8 without a word; a NUL
+		// travels escaped and libkled refuses it by name.
+		if err := checkText(s, "code request"); err != nil && err.(*Error).Status == StatusInvalidUTF8 {
+			return ExecResult{}, err
+		}
+	}
+	doc, err := toCJSON(req, "code request")
+	if err != nil {
+		return ExecResult{}, err
+	}
+	defer doc.free()
+	var r ExecResult
+	err = t.with(func(p *C.kled_terminal) error {
+		var res *C.kled_exec_result
+		if err := call(func() C.kled_status { return C.kled_terminal_run_code_with(p, doc.ptr(), &res) }); err != nil {
+			return err
+		}
+		r = takeResult(res)
+		return nil
+	})
+	return r, err
+}
+
 // ReadFile reads a whole file in the terminal (relative to its working directory).
 func (t *Terminal) ReadFile(path string) ([]byte, error) {
 	var data []byte

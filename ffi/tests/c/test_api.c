@@ -6,10 +6,13 @@
  * Run by scripts/suites/20-c-go.sh, under AddressSanitizer and valgrind. */
 #include "check.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -396,6 +399,201 @@ static void test_stream(kled_terminal *t) {
     CHECK(s == NULL);
 }
 
+/* kled_terminal_run_code_with on a started local terminal: args, stdin,
+ * timeout, and requests refused before anything runs. */
+static void test_run_code_with(kled_terminal *t) {
+    kled_exec_result *r = NULL;
+    const uint8_t *data;
+    size_t len;
+    kled_exit e;
+
+    CHECK_OK(kled_terminal_run_code_with(t, "{\"lang\": \"bash\", \"code\": \"echo $((6 * 7))\"}", &r));
+    CHECK(stdout_is(r, "42\n"));
+    kled_exec_result_free(r);
+    CHECK_OK(kled_terminal_run_code_with(
+        t, "{\"lang\": \"bash\", \"code\": \"echo \\\"$1|$2\\\"; cat; echo err >&2; exit 3\", \"args\": [\"a b\", \"c\"], "
+           "\"stdin\": \"fed\", \"remote\": false}",
+        &r));
+    CHECK(stdout_is(r, "a b|c\nfed"));
+    CHECK_OK(kled_exec_result_stderr(r, &data, &len));
+    CHECK(bytes_are(data, len, "err\n"));
+    e = exit_of(r);
+    CHECK(e.has_exit_code && e.exit_code == 3 && !e.timed_out);
+    kled_exec_result_free(r);
+    CHECK_OK(kled_terminal_run_code_with(t, "{\"lang\": \"sh\", \"code\": \"echo early; sleep 5\", \"timeout_secs\": 0.3}", &r));
+    CHECK(stdout_is(r, "early\n"));
+    e = exit_of(r);
+    CHECK(e.timed_out && e.duration_secs < 4);
+    kled_exec_result_free(r);
+
+    /* Malformed or wrong requests: KLED_ERR_INVALID_ARGUMENT, a NULL result, a message. */
+    const char *bad[] = {
+        "", "{", "null", "[]", "\"py\"", "42", "{\"lang\": \"py\"}", "{\"code\": \"1\"}",
+        "{\"lang\": \"py\", \"code\": \"1\", \"bogus\": 1}", "{\"lang\": 5, \"code\": \"1\"}",
+        "{\"lang\": \"py\", \"code\": \"1\", \"remote\": \"yes\"}", "{\"lang\": \"py\", \"code\": \"1\", \"args\": \"a\"}",
+        "{\"lang\": \"py\", \"code\": \"1\", \"timeout_secs\": -1}", "{\"lang\": \"py\", \"code\": \"1\", \"timeout_secs\": \"soon\"}",
+        "{\"lang\": \"py\", \"code\": \"1\"} trailing",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = (kled_exec_result *)1;
+        kled_status st = kled_terminal_run_code_with(t, bad[i], &r);
+        if (st != KLED_ERR_INVALID_ARGUMENT) fprintf(stderr, "request %s\n", bad[i]);
+        CHECK(st == KLED_ERR_INVALID_ARGUMENT);
+        CHECK(r == NULL);
+        CHECK_MESSAGE_HAS("request_json");
+    }
+    CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"py\"}", &r), KLED_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("code");
+    CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"klingon\", \"code\": \"x\"}", &r), KLED_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("klingon");
+    /* The API has no stdin: refused before any request is sent. */
+    CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"py\", \"code\": \"1\", \"stdin\": \"x\", \"remote\": true}", &r),
+                 KLED_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("stdin");
+    CHECK(r == NULL);
+    run_expect(t, "\"echo ok\"", "ok\n");
+}
+
+/* A TCP port on 127.0.0.1 on which nothing listens: bound, then closed. */
+static int dead_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t n = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &n) != 0) {
+        perror("dead_port");
+        if (fd >= 0) close(fd);
+        return 1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* A manager on the test's state dir whose configuration is `yaml`. */
+static kled_manager *manager_with_config(const char *file, const char *yaml) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", home, file);
+    FILE *f = fopen(path, "w");
+    if (!f) return NULL;
+    fputs(yaml, f);
+    fclose(f);
+    kled_manager *m = NULL;
+    CHECK_OK(kled_manager_new(home, path, &m));
+    return m;
+}
+
+/* Remote runs whose service cannot be used fail clearly, and at once. */
+static void test_remote_unreachable(void) {
+    char yaml[256], url[64];
+    int port = dead_port();
+    snprintf(url, sizeof url, "127.0.0.1:%d", port);
+    snprintf(yaml, sizeof yaml, "librechat:\n  base_url: http://%s/v1\n  api_key: secret-key-123\n  timeout: 20\n", url);
+    kled_manager *m = manager_with_config("dead.yaml", yaml);
+    if (!m) return;
+    kled_terminal *t = NULL;
+    kled_exec_result *r = (kled_exec_result *)1;
+    /* Never started: a remote run does not need the terminal running. */
+    CHECK_OK(kled_manager_create_terminal(m, "local", "remote-dead", NULL, &t));
+    if (t) {
+        time_t before = time(NULL);
+        CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"py\", \"code\": \"print(1)\", \"remote\": true}", &r),
+                     KLED_ERR_RUNTIME_UNAVAILABLE);
+        CHECK(r == NULL);
+        CHECK_MESSAGE_HAS("LIBRECHAT_CODE_BASEURL");
+        CHECK_MESSAGE_HAS(url);
+        CHECK_MESSAGE_HAS("POST /exec");
+        CHECK(strstr(kled_last_error_message(), "secret-key-123") == NULL); /* the key never shows */
+        CHECK(time(NULL) - before < 10);
+        kled_state state = -1;
+        CHECK_OK(kled_terminal_state(t, &state));
+        CHECK(state == KLED_STATE_CREATED);
+        remove_and_free(t);
+    }
+    kled_manager_free(m);
+
+    m = manager_with_config("not-a-url.yaml", "librechat:\n  base_url: not a url\n");
+    if (!m) return;
+    CHECK_OK(kled_manager_create_terminal(m, "local", "remote-bad-url", NULL, &t));
+    if (t) {
+        CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"py\", \"code\": \"1\", \"remote\": true}", &r), KLED_ERR_CONFIG);
+        CHECK_MESSAGE_HAS("LIBRECHAT_CODE_BASEURL");
+        remove_and_free(t);
+    }
+    kled_manager_free(m);
+}
+
+/* Remote runs against the `kled serve codeapi` that scripts/suites/20-c-go.sh
+ * starts (KLED_TEST_CODEAPI_URL, KLED_TEST_CODEAPI_KEY): files one run
+ * writes to /mnt/data are there for the next run of the same terminal. */
+static void test_remote_round_trip(void) {
+    const char *url = getenv("KLED_TEST_CODEAPI_URL"), *key = getenv("KLED_TEST_CODEAPI_KEY");
+    if (!url || !*url || !key || !*key) {
+        printf("SKIP remote round trip: KLED_TEST_CODEAPI_URL and KLED_TEST_CODEAPI_KEY are not set\n");
+        return;
+    }
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "librechat:\n  base_url: %s\n  api_key: %s\n  timeout: 240\n", url, key);
+    kled_manager *m = manager_with_config("live.yaml", yaml);
+    if (!m) return;
+    kled_terminal *t = NULL;
+    kled_exec_result *r = NULL;
+    const uint8_t *data;
+    size_t len;
+    kled_exit e;
+    CHECK_OK(kled_manager_create_terminal(m, "local", "remote", NULL, &t));
+    if (t) {
+        CHECK_OK(kled_terminal_run_code_with(
+            t, "{\"lang\": \"py\", \"code\": \"open('/mnt/data/note.txt', 'w').write('from run 1')\\nprint(6 * 7)\", \"remote\": true}",
+            &r));
+        if (r) {
+            CHECK(stdout_is(r, "42\n"));
+            e = exit_of(r);
+            CHECK(e.has_exit_code && e.exit_code == 0 && !e.has_signal && !e.timed_out);
+            kled_exec_result_free(r);
+            r = NULL;
+        }
+        CHECK_OK(kled_terminal_run_code_with(
+            t, "{\"lang\": \"python\", \"code\": \"print(open('/mnt/data/note.txt').read())\", \"remote\": true}", &r));
+        if (r) {
+            CHECK(stdout_is(r, "from run 1\n"));
+            kled_exec_result_free(r);
+            r = NULL;
+        }
+        CHECK_OK(kled_terminal_run_code_with(
+            t,
+            "{\"lang\": \"py\", \"code\": \"import sys\\nprint(sys.argv[1:])\\nprint('bad', file=sys.stderr)\\nsys.exit(3)\", "
+            "\"args\": [\"x\", \"y z\"], \"timeout_secs\": 120, \"remote\": true}",
+            &r));
+        if (r) {
+            CHECK(stdout_is(r, "['x', 'y z']\n"));
+            CHECK_OK(kled_exec_result_stderr(r, &data, &len));
+            CHECK(bytes_are(data, len, "bad\n"));
+            e = exit_of(r);
+            CHECK(e.has_exit_code && e.exit_code == 3);
+            kled_exec_result_free(r);
+            r = NULL;
+        }
+        remove_and_free(t);
+    }
+    kled_manager_free(m);
+
+    /* A key the service refuses: KLED_ERR_CONFIG, naming the variable, not the key. */
+    snprintf(yaml, sizeof yaml, "librechat:\n  base_url: %s\n  api_key: wrong-key-456\n", url);
+    m = manager_with_config("wrong-key.yaml", yaml);
+    if (!m) return;
+    CHECK_OK(kled_manager_create_terminal(m, "local", "remote-wrong-key", NULL, &t));
+    if (t) {
+        CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"py\", \"code\": \"1\", \"remote\": true}", &r), KLED_ERR_CONFIG);
+        CHECK_MESSAGE_HAS("401");
+        CHECK_MESSAGE_HAS("LIBRECHAT_CODE_API_KEY");
+        CHECK(strstr(kled_last_error_message(), "wrong-key-456") == NULL);
+        remove_and_free(t);
+    }
+    kled_manager_free(m);
+}
+
 /* Every pointer argument that must not be NULL, one at a time. */
 static void test_null_arguments(kled_manager *m, kled_terminal *t) {
     const int N = KLED_ERR_NULL_ARGUMENT;
@@ -466,6 +664,11 @@ static void test_null_arguments(kled_manager *m, kled_terminal *t) {
     CHECK_STATUS(kled_terminal_run_code(t, NULL, "true", &ro), N);
     CHECK_STATUS(kled_terminal_run_code(t, "bash", NULL, &ro), N);
     CHECK_STATUS(kled_terminal_run_code(t, "bash", "true", NULL), N);
+    CHECK_STATUS(kled_terminal_run_code_with(NULL, "{\"lang\": \"sh\", \"code\": \"true\"}", &ro), N);
+    CHECK_STATUS(kled_terminal_run_code_with(t, NULL, &ro), N);
+    CHECK_MESSAGE_HAS("request_json");
+    CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"sh\", \"code\": \"true\"}", NULL), N);
+    CHECK_MESSAGE_HAS("result_out");
     CHECK_STATUS(kled_terminal_read_file(NULL, "f", &buf), N);
     CHECK_STATUS(kled_terminal_read_file(t, NULL, &buf), N);
     CHECK_STATUS(kled_terminal_read_file(t, "f", NULL), N);
@@ -524,6 +727,8 @@ static void test_invalid_utf8(kled_manager *m, kled_terminal *t) {
     CHECK_STATUS(kled_terminal_exec_stream(t, bad, &so), U);
     CHECK_STATUS(kled_terminal_run_code(t, bad, "x", &ro), U);
     CHECK_STATUS(kled_terminal_run_code(t, "bash", bad, &ro), U);
+    CHECK_STATUS(kled_terminal_run_code_with(t, "{\"lang\": \"sh\", \"code\": \"echo \xff\"}", &ro), U);
+    CHECK_MESSAGE_HAS("request_json");
     CHECK_STATUS(kled_terminal_read_file(t, bad, &buf), U);
     CHECK_STATUS(kled_terminal_write_file(t, bad, NULL, 0, -1), U);
     /* Bytes are bytes: invalid UTF-8 in data and output is fine. */
@@ -697,6 +902,11 @@ int main(void) {
         perror("mkdtemp");
         return 1;
     }
+    /* The tests' configuration files name the Code Interpreter service; the
+     * environment would override them (unset here, before any thread runs). */
+    unsetenv("LIBRECHAT_CODE_BASEURL");
+    unsetenv("LIBRECHAT_CODE_API_KEY");
+    unsetenv("KLED_LIBRECHAT_AUTH");
     test_versions();
     test_last_error_is_per_thread();
     test_manager();
@@ -708,6 +918,7 @@ int main(void) {
         kled_terminal *t = started(m, "main");
         if (t) {
             test_exec(t);
+            test_run_code_with(t);
             test_files(t);
             test_stream(t);
             test_null_arguments(m, t);
@@ -717,6 +928,8 @@ int main(void) {
             remove_and_free(t);
         }
         test_unknown_and_conflicts(m);
+        test_remote_unreachable();
+        test_remote_round_trip();
         char *json = NULL;
         CHECK_OK(kled_manager_list_terminals(m, &json));
         CHECK(json && strcmp(json, "{\"problems\":[],\"terminals\":[]}") == 0); /* all cleaned up */

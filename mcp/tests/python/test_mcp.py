@@ -28,7 +28,10 @@ TOOLS = {
     "read_file",
     "write_file",
     "providers",
+    "code_interpreter_run",
+    "code_interpreter_files",
 }
+SID = "S" * 21  # a well-formed Code Interpreter id
 
 # For each tool: arguments its input schema must accept, and arguments it must reject.
 GOOD_ARGS: dict[str, dict[str, Any]] = {
@@ -42,6 +45,15 @@ GOOD_ARGS: dict[str, dict[str, Any]] = {
     "read_file": {"terminal": "t1", "path": "a.txt", "offset": 0, "length": 10},
     "write_file": {"terminal": "t1", "path": "a.txt", "content": "aGk=", "encoding": "base64", "mode": "644"},
     "providers": {},
+    "code_interpreter_run": {
+        "lang": "py",
+        "code": "print(1)",
+        "args": ["a"],
+        "files": [{"id": "F" * 21, "session_id": SID, "name": "in.csv"}],
+        "session_id": SID,
+        "timeout_secs": 30,
+    },
+    "code_interpreter_files": {"session_id": SID},
 }
 BAD_ARGS: dict[str, list[dict[str, Any]]] = {
     "create_terminal": [{}, {"name": 5}, {"name": "x", "bogus": 1}],
@@ -54,6 +66,14 @@ BAD_ARGS: dict[str, list[dict[str, Any]]] = {
     "read_file": [{"terminal": "t1"}, {"terminal": "t1", "path": "x", "offset": "zero"}],
     "write_file": [{"terminal": "t1", "path": "x"}, {"terminal": "t1", "path": "x", "content": "y", "encoding": "hex"}],
     "providers": [{"bogus": True}],
+    "code_interpreter_run": [
+        {"lang": "py"},
+        {"code": "1"},
+        {"lang": "py", "code": "1", "files": [{"id": "x"}]},
+        {"lang": "py", "code": "1", "files": [{"id": "x", "session_id": "y", "name": "z", "bogus": 1}]},
+        {"lang": "py", "code": "1", "terminal": "t1"},
+    ],
+    "code_interpreter_files": [{}, {"session_id": 5}],
 }
 
 

@@ -53,6 +53,7 @@ test('initialize: server info, instructions, every tool with an object schema', 
   assert.match(client.getInstructions(), /terminal/);
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((t) => t.name).sort(), [
+    'code_interpreter_files', 'code_interpreter_run',
     'create_terminal', 'exec', 'list_terminals', 'providers', 'read_file',
     'remove_terminal', 'run_code', 'start_terminal', 'stop_terminal', 'write_file',
   ]);
@@ -110,6 +111,12 @@ test('bad arguments and unknown terminals are tool errors', async () => {
   r = await call('create_terminal', { name: 'bad name!' });
   assert.equal(r.isError, true);
   assert.match(text(r), /invalid terminal name/);
+  r = await call('code_interpreter_files', { session_id: '../../etc' });
+  assert.equal(r.isError, true);
+  assert.match(text(r), /is not a Code Interpreter id/);
+  r = await call('code_interpreter_run', { lang: 'py', code: '1', files: [{ id: 'x' }] });
+  assert.equal(r.isError, true);
+  assert.match(text(r), /missing field `session_id`/);
   await call('remove_terminal', { name: 'node-known' });
 });
 
