@@ -261,14 +261,11 @@ fn lost(e: &kled::Error) -> bool {
     matches!(e.kind(), ErrorKind::Agent | ErrorKind::NotFound | ErrorKind::InvalidState)
 }
 
-/// At most `limit` bytes of `out` as text, with a note when cut.
+/// At most about `limit` bytes of `out` as text: the first and the last
+/// half, with a plain note of the cut between (a traceback at the end
+/// survives).
 fn cap(out: &[u8], limit: usize, what: &str) -> String {
-    if out.len() <= limit {
-        return String::from_utf8_lossy(out).into_owned();
-    }
-    let mut s = String::from_utf8_lossy(&out[..limit]).into_owned();
-    s.push_str(&format!("\n[kled: {what} cut at {limit} of {} bytes]\n", out.len()));
-    s
+    kled::cap::cap(out, (limit / 2).max(1), what).text
 }
 
 fn signal_name(sig: i32) -> String {

@@ -114,7 +114,8 @@ impl Default for SandboxConfig {
 pub struct CodeApiLimits {
     /// Seconds a run may take before it is killed.
     pub run_timeout: u64,
-    /// Bytes of stdout and of stderr returned per run; the rest is cut.
+    /// Bytes of stdout and of stderr returned per run; a longer stream keeps
+    /// its start and its end, with a note of the cut between.
     pub max_output: usize,
     /// Bytes per file, uploaded or produced.
     pub max_file: usize,

@@ -20,6 +20,7 @@
 pub mod agent;
 mod backend;
 mod bulk;
+pub mod cap;
 pub mod config;
 pub mod engine;
 mod error;

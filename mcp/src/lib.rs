@@ -12,7 +12,8 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cap;
+/// Head-and-tail capping, shared with `kled serve codeapi` (it lives in the core).
+pub use kled::cap;
 mod server;
 
 pub use server::{KledMcp, DEFAULT_TIMEOUT, PROGRESS_EVERY};

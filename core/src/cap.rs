@@ -1,5 +1,6 @@
-//! Capping output for models: keep the first and the last `keep` bytes of a
-//! stream, drop the middle, and say plainly what was dropped.
+//! Capping output for models (MCP tools, the Code Interpreter server): keep
+//! the first and the last `keep` bytes of a stream, drop the middle, and say
+//! plainly what was dropped. A traceback at the end survives the cut.
 //!
 //! [`HeadTail`] works incrementally, so an exec whose output runs to
 //! gigabytes still holds only `2 * keep` bytes here.
