@@ -282,12 +282,13 @@ impl Terminal {
         let file = format!("{dir}/{}", language.file_name);
         let mut argv = language.command(&found, &file, &dir, &self.name)?;
         argv.extend(req.args.iter().cloned());
+        let scratch = Scratch { client: Some(conn.client.clone()), dir };
         conn.client.write_file(&file, req.code.as_bytes(), Some(0o600), true).await?;
         let mut exec = ExecRequest::new(Command::Argv(argv));
         exec.stdin = req.stdin;
         exec.timeout = req.timeout;
         let result = self.exec(exec).await;
-        let _ = conn.client.remove(&dir, true).await;
+        scratch.remove().await;
         result
     }
 
@@ -360,6 +361,32 @@ fn check_path(path: &str) -> Result<()> {
 }
 
 /// A fresh directory name for one run_code.
+/// run_code's scratch directory, removed however the run ends: after it,
+/// or, when the caller drops the run midway (a timeout around it, an HTTP
+/// client that went away), by a task spawned on drop.
+struct Scratch {
+    client: Option<crate::backend::Backend>,
+    dir: String,
+}
+
+impl Scratch {
+    async fn remove(mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = c.remove(&self.dir, true).await;
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let (Some(c), Ok(rt)) = (self.client.take(), tokio::runtime::Handle::try_current()) else { return };
+        let dir = std::mem::take(&mut self.dir);
+        rt.spawn(async move {
+            let _ = c.remove(&dir, true).await;
+        });
+    }
+}
+
 fn scratch_dir() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);

@@ -262,5 +262,37 @@ macro_rules! exec_suite {
                 .unwrap();
             assert_eq!(r.stdout_str().trim(), "0");
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn run_code_dropped_midway_leaves_no_scratch() {
+            let home = common::Home::new();
+            let Some(t) = $setup(&home, "cancel").await else { return };
+            let marker = format!("/tmp/kled-cancel-{}", std::process::id());
+            let code = format!("echo \"$0\" > {marker}; sleep 30");
+            let run = tokio::spawn({
+                let t = t.clone();
+                async move { t.run_code("sh", &code).await }
+            });
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let script = loop {
+                if let Ok(b) = t.read_file(&marker).await {
+                    let s = String::from_utf8(b).unwrap();
+                    if !s.trim().is_empty() {
+                        break s.trim().to_string();
+                    }
+                }
+                assert!(std::time::Instant::now() < deadline, "the code never started");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            };
+            run.abort();
+            let dir = script.rsplit_once('/').unwrap().0.to_string();
+            assert!(dir.starts_with("/tmp/kled-code-"), "{dir}");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while t.list_dir(&dir).await.is_ok() {
+                assert!(std::time::Instant::now() < deadline, "{dir} is still there after the run was dropped");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let _ = t.exec(ExecRequest::new(format!("rm -f {marker}"))).await;
+        }
     };
 }
