@@ -556,13 +556,9 @@ fn check_id(what: &str, id: &str) -> Result<(), CallToolResult> {
     ))
 }
 
-fn render_code_run(o: &CodeInterpreterRunOutput) -> String {
-    let status = match o.exit_code {
-        Some(c) => format!("exit code {c} in {:.3}s", o.duration_secs),
-        None => format!("finished in {:.3}s (the service gave no exit code)", o.duration_secs),
-    };
-    let mut text = format!("{status} (Code Interpreter session {})\n", o.session_id);
-    for (name, body) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+/// The two streams under headings, or a plain "(no output)".
+fn push_streams(text: &mut String, stdout: &str, stderr: &str) {
+    for (name, body) in [("stdout", stdout), ("stderr", stderr)] {
         if !body.is_empty() {
             text.push_str(&format!("--- {name} ---\n{body}"));
             if !body.ends_with('\n') {
@@ -570,9 +566,18 @@ fn render_code_run(o: &CodeInterpreterRunOutput) -> String {
             }
         }
     }
-    if o.stdout.is_empty() && o.stderr.is_empty() {
+    if stdout.is_empty() && stderr.is_empty() {
         text.push_str("(no output)\n");
     }
+}
+
+fn render_code_run(o: &CodeInterpreterRunOutput) -> String {
+    let status = match o.exit_code {
+        Some(c) => format!("exit code {c} in {:.3}s", o.duration_secs),
+        None => format!("finished in {:.3}s (the service gave no exit code)", o.duration_secs),
+    };
+    let mut text = format!("{status} (Code Interpreter session {})\n", o.session_id);
+    push_streams(&mut text, &o.stdout, &o.stderr);
     if !o.files.is_empty() {
         let names: Vec<&str> = o.files.iter().map(|f| f.name.as_str()).collect();
         text.push_str(&format!(
@@ -633,17 +638,7 @@ fn render_exec(o: &ExecOutput) -> String {
         format!("exit code {} in {:.3}s", o.exit_code.map_or("?".to_string(), |c| c.to_string()), o.duration_secs)
     };
     let mut text = format!("{status} (terminal {})\n", o.terminal);
-    for (name, body) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-        if !body.is_empty() {
-            text.push_str(&format!("--- {name} ---\n{body}"));
-            if !body.ends_with('\n') {
-                text.push('\n');
-            }
-        }
-    }
-    if o.stdout.is_empty() && o.stderr.is_empty() {
-        text.push_str("(no output)\n");
-    }
+    push_streams(&mut text, &o.stdout, &o.stderr);
     if o.output_limit_reached {
         text.push_str("(kled stopped collecting output at its per-stream limit: the end of the output is missing)\n");
     }
