@@ -57,7 +57,7 @@ pub async fn exec(srv: &Inner, key: KeyId, body: ExecBody) -> Result<ExecOutput,
             Err(e) if attempt == 1 && lost(&e) => {
                 tracing::warn!(session = %session.id, error = %e, "sandbox lost; starting a new one");
                 if let Some(s) = st.sandbox.take() {
-                    tokio::spawn(s.remove());
+                    srv.pool.retire(s);
                 }
                 st.synced.clear();
             }
@@ -120,24 +120,20 @@ async fn ensure_sandbox(srv: &Inner, st: &mut SessionState) -> Result<(), Failur
     if st.sandbox.is_some() {
         return Ok(());
     }
-    let sandbox = match srv.pool.try_get().await {
-        Some(r) => r,
-        None => {
-            if let Some(old) = srv.store.evict_one() {
-                tokio::spawn(old.remove());
-            }
-            match tokio::time::timeout(PLACE_WAIT, srv.pool.get_waiting()).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Err(Failure::unavailable(
-                        format!("all {} sandboxes are busy; try again shortly", srv.cfg.sessions.max_sandboxes),
-                        1,
-                    ))
-                }
-            }
+    let make_room = || match srv.store.evict_one(Duration::ZERO) {
+        Some(old) => {
+            srv.pool.retire(old);
+            true
         }
-    }
-    .map_err(|e| {
+        None => false,
+    };
+    let Some(sandbox) = srv.pool.get(PLACE_WAIT, make_room).await else {
+        return Err(Failure::unavailable(
+            format!("all {} sandboxes are busy; try again shortly", srv.cfg.sessions.max_sandboxes),
+            1,
+        ));
+    };
+    let sandbox = sandbox.map_err(|e| {
         tracing::warn!(error = %e, "starting a sandbox");
         match e.kind() {
             // The engine is slow or restarting: worth another try.

@@ -42,7 +42,7 @@ pub(crate) struct Inner {
     pub keys: auth::Keys,
     pub limiter: auth::RateLimiter,
     pub store: store::Store,
-    pub pool: pool::Pool,
+    pub pool: Arc<pool::Pool>,
 }
 
 /// A Code Interpreter API server. Cheap to clone.
@@ -112,12 +112,10 @@ impl Server {
         r.map_err(|e| kled::Error::new(kled::ErrorKind::Io, format!("serving the Code Interpreter API: {e}")))
     }
 
-    /// Removes all sandboxes and stored files.
+    /// Removes all sandboxes (waiting for any being made) and stored files.
     pub async fn shutdown(&self) {
-        self.inner.pool.close();
         let sandboxes = self.inner.store.drain_sandboxes().await;
-        futures::future::join_all(sandboxes.into_iter().map(pool::Sandbox::remove)).await;
-        self.inner.pool.remove_idle().await;
+        self.inner.pool.close(sandboxes).await;
         self.inner.store.clear();
     }
 
@@ -136,9 +134,17 @@ impl Server {
                 let idle = Duration::from_secs(inner.cfg.sessions.idle);
                 let ttl = Duration::from_secs(inner.cfg.sessions.ttl);
                 for sandbox in inner.store.expire(idle, ttl).await {
-                    tokio::spawn(sandbox.remove());
+                    inner.pool.retire(sandbox);
                 }
-                inner.pool.refill().await;
+                // New sessions want warm sandboxes more than idle sessions
+                // want theirs: when every place is taken, the least recently
+                // used sandbox idle for a while gives its place up.
+                if inner.pool.shortfall() > 0 && inner.pool.full() {
+                    if let Some(s) = inner.store.evict_one(Duration::from_secs(2)) {
+                        inner.pool.retire(s);
+                    }
+                }
+                inner.pool.refill();
             }
         });
     }

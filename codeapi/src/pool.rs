@@ -3,18 +3,28 @@
 //! A semaphore bounds how many exist at once (warm, in use, or being
 //! removed: a permit is given back only when the container is gone), so
 //! the engine never holds more than `sessions.max_sandboxes`.
+//!
+//! Making and removing a sandbox take hundreds of milliseconds, and a
+//! request future can be dropped at any await (its client went away). So
+//! both run as tracked tasks, never inside a request: a sandbox whose
+//! requester left goes to the warm pool, and shutdown waits for every task.
 
 use kled::config::CodeApiConfig;
 use kled::{Manager, Terminal};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
 
 /// Sandbox terminal names start with this; `remove_leftovers` relies on it.
 pub const PREFIX: &str = "codeapi-";
 
 /// Where a session's files are, and the sandbox's working directory.
 pub const DATA_DIR: &str = "/mnt/data";
+
+/// Warm sandboxes started at once when the pool runs low.
+const PARALLEL_STARTS: usize = 4;
 
 pub struct Sandbox {
     pub terminal: Terminal,
@@ -23,7 +33,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Removes the terminal, then frees its place.
-    pub async fn remove(self) {
+    async fn remove(self) {
         if let Err(e) = self.terminal.remove().await {
             tracing::warn!(terminal = self.terminal.name(), error = %e, "removing a sandbox");
         }
@@ -42,16 +52,17 @@ pub struct Pool {
     making: AtomicUsize,
     closed: AtomicBool,
     /// After a failed warm start, when to try again (not every tick).
-    next_try: Mutex<std::time::Instant>,
+    next_try: Mutex<Instant>,
+    tasks: TaskTracker,
 }
 
 impl Pool {
-    pub fn new(manager: Manager, cfg: &CodeApiConfig) -> Pool {
+    pub fn new(manager: Manager, cfg: &CodeApiConfig) -> Arc<Pool> {
         let mut options = cfg.sandbox.options.clone();
         if let Some(map) = options.as_object_mut() {
             map.entry("workdir").or_insert_with(|| DATA_DIR.into());
         }
-        Pool {
+        Arc::new(Pool {
             manager,
             kind: cfg.sandbox.kind.clone(),
             options,
@@ -60,33 +71,59 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             making: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
-            next_try: Mutex::new(std::time::Instant::now()),
-        }
+            next_try: Mutex::new(Instant::now()),
+            tasks: TaskTracker::new(),
+        })
     }
 
-    /// A started sandbox: a warm one, else a new one if there is room.
-    /// None when all places are taken (the caller frees one or waits).
-    pub async fn try_get(&self) -> Option<kled::Result<Sandbox>> {
-        if let Some(s) = self.idle.lock().unwrap().pop() {
-            return Some(Ok(s));
-        }
-        let permit = self.slots.clone().try_acquire_owned().ok()?;
-        Some(self.make(permit).await)
+    /// A started sandbox: a warm one, else a new one once there is a place,
+    /// waiting at most `wait` for the place. `make_room` runs whenever there
+    /// is none, to free one (it evicts an idle session's sandbox). None when
+    /// no place came free in time.
+    pub async fn get(self: &Arc<Self>, wait: Duration, make_room: impl Fn() -> bool) -> Option<kled::Result<Sandbox>> {
+        let deadline = Instant::now() + wait;
+        let mut evicted: Option<Instant> = None;
+        let permit = loop {
+            if let Some(s) = self.idle.lock().unwrap().pop() {
+                return Some(Ok(s));
+            }
+            if let Ok(p) = self.slots.clone().try_acquire_owned() {
+                break p;
+            }
+            // Sandboxes go idle while we wait: free one, but not another
+            // before the last one's removal has had time to give its place.
+            if evicted.map_or(true, |t| t.elapsed() > Duration::from_secs(1)) && make_room() {
+                evicted = Some(Instant::now());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let turn = left.min(Duration::from_millis(200));
+            if let Ok(p) = tokio::time::timeout(turn, self.slots.clone().acquire_owned()).await {
+                break p.expect("the semaphore is never closed");
+            }
+        };
+        Some(self.make_detached(permit).await)
     }
 
-    /// Waits for a place, then makes a sandbox in it.
-    pub async fn get_waiting(&self) -> kled::Result<Sandbox> {
-        let permit = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-        if let Some(s) = self.idle.lock().unwrap().pop() {
-            drop(permit);
-            return Ok(s);
-        }
-        self.make(permit).await
+    /// Makes a sandbox in a tracked task; if the caller is gone by the time
+    /// it is ready, it joins the warm pool.
+    async fn make_detached(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> kled::Result<Sandbox> {
+        let (tx, rx) = oneshot::channel();
+        let pool = self.clone();
+        self.tasks.spawn(async move {
+            let made = pool.make(permit).await;
+            if let Err(Ok(orphan)) = tx.send(made) {
+                pool.keep(orphan).await;
+            }
+        });
+        rx.await.unwrap_or_else(|_| Err(kled::Error::new(kled::ErrorKind::Agent, "starting a sandbox was cut short")))
     }
 
     async fn make(&self, permit: OwnedSemaphorePermit) -> kled::Result<Sandbox> {
         let name = format!("{PREFIX}{}", suffix());
-        let t0 = std::time::Instant::now();
+        let t0 = Instant::now();
         let terminal = self.manager.create_terminal(&self.kind, &name, self.options.clone()).await?;
         if let Err(e) = terminal.start().await {
             let _ = terminal.remove().await;
@@ -94,6 +131,20 @@ impl Pool {
         }
         tracing::debug!(terminal = %name, ms = t0.elapsed().as_millis() as u64, "sandbox started");
         Ok(Sandbox { terminal, permit })
+    }
+
+    /// Into the warm pool, or removed if the pool is closing.
+    async fn keep(&self, s: Sandbox) {
+        if self.is_closed() {
+            s.remove().await;
+        } else {
+            self.idle.lock().unwrap().push(s);
+        }
+    }
+
+    /// Removes `s` in a tracked task.
+    pub fn retire(&self, s: Sandbox) {
+        self.tasks.spawn(s.remove());
     }
 
     /// Starts one sandbox and keeps it warm: a wrong image or engine shows
@@ -109,43 +160,55 @@ impl Pool {
         Ok(())
     }
 
-    /// Starts warm sandboxes up to `warm`, as places allow.
-    pub async fn refill(&self) {
-        if std::time::Instant::now() < *self.next_try.lock().unwrap() {
-            return;
-        }
-        loop {
-            let have = self.idle.lock().unwrap().len() + self.making.load(Ordering::SeqCst);
-            if have >= self.warm || self.is_closed() {
-                return;
-            }
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else { return };
-            self.making.fetch_add(1, Ordering::SeqCst);
-            let made = self.make(permit).await;
-            self.making.fetch_sub(1, Ordering::SeqCst);
-            match made {
-                Ok(s) if self.is_closed() => s.remove().await,
-                Ok(s) => self.idle.lock().unwrap().push(s),
-                Err(e) => {
-                    tracing::warn!(error = %e, "starting a warm sandbox; trying again in 30s");
-                    *self.next_try.lock().unwrap() = std::time::Instant::now() + std::time::Duration::from_secs(30);
-                    return;
-                }
-            }
-        }
+    /// How many warm sandboxes are missing (ready or being made).
+    pub fn shortfall(&self) -> usize {
+        let have = self.idle.lock().unwrap().len() + self.making.load(Ordering::SeqCst);
+        self.warm.saturating_sub(have)
     }
 
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+    /// Whether every place is taken.
+    pub fn full(&self) -> bool {
+        self.slots.available_permits() == 0
+    }
+
+    /// Starts warm sandboxes (a few at once) up to `warm`, as places allow.
+    pub fn refill(self: &Arc<Self>) {
+        if self.is_closed() || Instant::now() < *self.next_try.lock().unwrap() {
+            return;
+        }
+        let room = PARALLEL_STARTS.saturating_sub(self.making.load(Ordering::SeqCst));
+        for _ in 0..self.shortfall().min(room) {
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else { return };
+            self.making.fetch_add(1, Ordering::SeqCst);
+            let pool = self.clone();
+            self.tasks.spawn(async move {
+                let made = pool.make(permit).await;
+                pool.making.fetch_sub(1, Ordering::SeqCst);
+                match made {
+                    Ok(s) => pool.keep(s).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "starting a warm sandbox; trying again in 30s");
+                        *pool.next_try.lock().unwrap() = Instant::now() + Duration::from_secs(30);
+                    }
+                }
+            });
+        }
     }
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
 
-    pub async fn remove_idle(&self) {
+    /// Stops making sandboxes, removes the warm ones and `more`, and waits
+    /// for every sandbox task to end.
+    pub async fn close(&self, more: Vec<Sandbox>) {
+        self.closed.store(true, Ordering::SeqCst);
         let idle: Vec<Sandbox> = std::mem::take(&mut *self.idle.lock().unwrap());
-        futures::future::join_all(idle.into_iter().map(Sandbox::remove)).await;
+        for s in idle.into_iter().chain(more) {
+            self.retire(s);
+        }
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     /// Removes sandbox terminals a server that died left in this state dir.

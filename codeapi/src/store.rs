@@ -150,13 +150,13 @@ impl Store {
     }
 
     /// The least recently used sandbox of a session not running anything,
-    /// taken out to make room.
-    pub fn evict_one(&self) -> Option<Sandbox> {
+    /// unused for at least `min_idle`, taken out to make room.
+    pub fn evict_one(&self, min_idle: Duration) -> Option<Sandbox> {
         let sessions: Vec<Arc<Session>> = self.sessions.lock().unwrap().values().cloned().collect();
         let mut best: Option<(Instant, tokio::sync::MutexGuard<'_, SessionState>)> = None;
         for s in &sessions {
             let Ok(st) = s.state.try_lock() else { continue };
-            if st.sandbox.is_none() {
+            if st.sandbox.is_none() || st.sandbox_used.elapsed() < min_idle {
                 continue;
             }
             if best.as_ref().map_or(true, |(t, _)| st.sandbox_used < *t) {

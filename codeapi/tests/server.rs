@@ -449,3 +449,32 @@ async fn refuses_to_start_without_keys_or_with_an_unsandboxed_kind() {
     let e = kled_codeapi::Server::new(m, cfg).await.err().unwrap();
     assert!(e.message().contains("outside a sandbox"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_requests_get_places_as_sandboxes_go_idle_and_shutdown_leaves_nothing() {
+    let Some(srv) = TestServer::start("places", |c| {
+        c.sessions.warm = 1;
+        c.sessions.max_sandboxes = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let a = srv.client(KEY_A);
+    // Eight new sessions at once on two places: each must wait for one to
+    // go idle and take it, well before the 30 s a waiting request allows.
+    let t0 = Instant::now();
+    let runs = (0..8).map(|i| {
+        let a = a.clone();
+        async move { a.exec(&py(&format!("print({i})"))).await }
+    });
+    let outs = futures::future::join_all(runs).await;
+    for (i, out) in outs.into_iter().enumerate() {
+        assert_eq!(out.unwrap().stdout(), format!("{i}\n"));
+    }
+    assert!(t0.elapsed() < Duration::from_secs(25), "{:?}", t0.elapsed());
+    // The last run took the warm sandbox: a new one is being made as the
+    // server stops, and stop() checks that it is removed too.
+    a.exec(&py("1")).await.unwrap();
+    srv.stop().await;
+}
