@@ -74,7 +74,19 @@ impl Served {
 }
 
 impl Drop for Served {
+    /// A failed test still stops the server the way that removes its
+    /// sandboxes (SIGTERM), and only then kills it.
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        for _ in 0..300 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
     }
 }
