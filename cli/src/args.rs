@@ -246,8 +246,11 @@ pub struct NeovimBulkArgs {
     pub count: usize,
     #[arg(long)]
     pub prefix: Option<String>,
+    /// Run each Neovim inside an isolated container (runtime neovim-kata).
     #[arg(long)]
     pub kata: bool,
+    #[command(flatten)]
+    pub options: OptionArgs,
     #[arg(long)]
     pub json: bool,
 }

@@ -75,12 +75,13 @@ async fn neovim(m: &Manager, cmd: NeovimCmd) -> Result<u8> {
             Ok(0)
         }
         NeovimCmd::Bulk(a) => {
+            let options = build_options(&a.options)?;
             bulk(
                 m,
                 kind(a.kata),
                 a.count,
                 a.prefix,
-                serde_json::Value::Null,
+                options,
                 true,
                 kled::DEFAULT_BULK_CONCURRENCY,
                 a.json,
