@@ -119,9 +119,29 @@ impl Process {
     }
 
     pub fn kill(&self, signal: i32) -> Result<()> {
+        self.killer().kill(signal)
+    }
+
+    pub fn killer(&self) -> Killer {
         match self {
-            Process::Agent(h) => h.kill(signal),
-            Process::Neovim(p) => p.kill(signal),
+            Process::Agent(h) => Killer::Agent(h.killer()),
+            Process::Neovim(p) => Killer::Neovim(p.killer()),
+        }
+    }
+}
+
+/// Signals a running process without holding it.
+#[derive(Clone)]
+pub(crate) enum Killer {
+    Agent(crate::agent::SpawnKiller),
+    Neovim(crate::nvim::NvimKiller),
+}
+
+impl Killer {
+    pub fn kill(&self, signal: i32) -> Result<()> {
+        match self {
+            Killer::Agent(k) => k.kill(signal),
+            Killer::Neovim(k) => k.kill(signal),
         }
     }
 }

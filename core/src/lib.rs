@@ -47,7 +47,7 @@ pub use name::{validate_name, MAX_NAME_LEN};
 pub use nvim::BufferInfo;
 pub use providers::Provider;
 pub use state::{BadRecord, State};
-pub use terminal::{CodeRequest, Editor, ExecStream, Terminal, TerminalInfo};
+pub use terminal::{CodeRequest, Editor, ExecStream, StreamKiller, Terminal, TerminalInfo};
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -412,6 +412,12 @@ impl ExecStream {
         self.handle.kill(signal)
     }
 
+    /// A cloneable handle that signals this command from another task or
+    /// thread while one waits in `next()` (which needs `&mut self`).
+    pub fn killer(&self) -> StreamKiller {
+        StreamKiller(self.handle.killer())
+    }
+
     /// Collects the rest of the output into a result.
     pub async fn exit_status(mut self) -> Result<ExitStatus> {
         while let Some(ev) = self.next().await {
@@ -420,6 +426,24 @@ impl ExecStream {
             }
         }
         Err(Error::agent("exec ended without an exit status"))
+    }
+}
+
+/// Signals the command of an [`ExecStream`]; see [`ExecStream::killer`].
+/// A signal sent after the command ended is ignored.
+#[derive(Clone)]
+pub struct StreamKiller(crate::backend::Killer);
+
+impl StreamKiller {
+    /// Sends `signal` to the command's process group.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        self.0.kill(signal)
+    }
+}
+
+impl std::fmt::Debug for StreamKiller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamKiller")
     }
 }
 

@@ -19,7 +19,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 // -- errors --
@@ -421,9 +421,8 @@ impl NativeTerminal {
 pub struct NativeExecStream {
     stream: Arc<tokio::sync::Mutex<Option<kled::ExecStream>>>,
     closed: tokio::sync::watch::Sender<bool>,
-    /// Signals asked for while a `next()` held the stream.
-    signals: Mutex<Vec<i32>>,
-    signalled: tokio::sync::Notify,
+    /// Signals the command while a `next()` holds the stream.
+    killer: kled::StreamKiller,
 }
 
 impl Drop for NativeExecStream {
@@ -462,19 +461,10 @@ impl NativeExecStream {
     fn new(stream: kled::ExecStream) -> Self {
         LIVE_STREAMS.fetch_add(1, Ordering::Relaxed);
         NativeExecStream {
+            killer: stream.killer(),
             stream: Arc::new(tokio::sync::Mutex::new(Some(stream))),
             closed: tokio::sync::watch::channel(false).0,
-            signals: Mutex::new(Vec::new()),
-            signalled: tokio::sync::Notify::new(),
         }
-    }
-
-    fn deliver_signals(&self, stream: &kled::ExecStream) -> Result<()> {
-        let pending: Vec<i32> = std::mem::take(&mut *self.signals.lock().unwrap());
-        for s in pending {
-            stream.signal(s).or_napi()?;
-        }
-        Ok(())
     }
 }
 
@@ -491,7 +481,6 @@ impl NativeExecStream {
                 return Ok(None);
             }
             let Some(stream) = guard.as_mut() else { return Ok(None) };
-            self.deliver_signals(stream)?;
             tokio::select! {
                 ev = stream.next() => {
                     return match ev {
@@ -520,33 +509,18 @@ impl NativeExecStream {
                     };
                 }
                 _ = closed.changed() => continue,
-                _ = self.signalled.notified() => continue,
             }
         }
     }
 
-    /// Sends a signal (a number) to the command's process group.
+    /// Sends a signal (a number) to the command's process group, also while
+    /// a `next()` is waiting; ignored once the command has ended.
     #[napi]
     pub fn signal(&self, signal: i32) -> Result<()> {
         if signal <= 0 || signal > 64 {
             return Err(invalid(format!("no such signal: {signal}")));
         }
-        self.signals.lock().unwrap().push(signal);
-        match self.stream.try_lock() {
-            // No next() is waiting: deliver now.
-            Ok(guard) => match guard.as_ref() {
-                Some(stream) => self.deliver_signals(stream),
-                None => {
-                    self.signals.lock().unwrap().clear();
-                    Ok(())
-                }
-            },
-            // The waiting next() delivers it.
-            Err(_) => {
-                self.signalled.notify_one();
-                Ok(())
-            }
-        }
+        self.killer.signal(signal).or_napi()
     }
 
     /// Stops reading; a command still running is killed.

@@ -425,6 +425,8 @@ type SharedStream = Arc<tokio::sync::Mutex<Option<kled::ExecStream>>>;
 #[pyclass(module = "kled", name = "ExecStream", frozen)]
 pub struct PyExecStream {
     inner: SharedStream,
+    /// Signals the command while another thread or task reads the stream.
+    killer: kled::StreamKiller,
     terminal: String,
     /// The process that started it (fork.rs), and its pid for messages.
     generation: u64,
@@ -434,6 +436,7 @@ pub struct PyExecStream {
 impl PyExecStream {
     fn new(stream: kled::ExecStream, terminal: String) -> PyExecStream {
         PyExecStream {
+            killer: stream.killer(),
             inner: Arc::new(tokio::sync::Mutex::new(Some(stream))),
             terminal,
             generation: crate::fork::generation(),
@@ -520,13 +523,22 @@ impl PyExecStream {
         })
     }
 
-    /// Sends `signum` (e.g. signal.SIGTERM) to the command's process group.
+    /// Sends `signum` (e.g. signal.SIGTERM) to the command's process group,
+    /// also while another thread or task waits on the stream.
     fn signal(&self, py: Python<'_>, signum: i32) -> PyResult<()> {
         self.check_process(py)?;
-        let guard = self.inner.try_lock().map_err(|_| self.busy(py))?;
-        match guard.as_ref() {
-            Some(s) => s.signal(signum).map_err(|e| to_pyerr(py, e)),
-            None => Err(to_pyerr(py, kled::Error::new(ErrorKind::InvalidState, "the stream is closed"))),
+        if !(1..=64).contains(&signum) {
+            return Err(to_pyerr(
+                py,
+                kled::Error::new(ErrorKind::InvalidArgument, format!("no such signal: {signum}")),
+            ));
+        }
+        match self.inner.try_lock() {
+            Ok(guard) if guard.is_none() => {
+                Err(to_pyerr(py, kled::Error::new(ErrorKind::InvalidState, "the stream is closed")))
+            }
+            // Free, or being read right now: the killer reaches it either way.
+            _ => self.killer.signal(signum).map_err(|e| to_pyerr(py, e)),
         }
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import threading
 import time
 from collections import UserDict
 from pathlib import Path, PurePosixPath
@@ -226,3 +227,18 @@ def test_not_running_terminal_errors(manager: kled.Manager) -> None:
     ):
         with pytest.raises(kled.InvalidStateError):
             call()
+
+
+def test_signal_reaches_a_stream_another_thread_reads(terminal: kled.Terminal) -> None:
+    s = terminal.exec_stream("trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done")
+    assert next(s).text == "ready\n"
+    events: list[kled.ExecEvent] = []
+    reader = threading.Thread(target=lambda: events.extend(s))
+    reader.start()
+    time.sleep(0.2)  # the reader now waits inside next()
+    s.signal(signal.SIGTERM)
+    reader.join(10)
+    assert not reader.is_alive(), "the signal did not reach the command"
+    assert events[-1].kind == "exit" and events[-1].exit_code == 3
+    with pytest.raises(kled.InvalidArgumentError, match="no such signal"):
+        s.signal(0)

@@ -323,6 +323,27 @@ impl SpawnHandle {
 
     /// Sends `signal` to the process group.
     pub fn kill(&self, signal: i32) -> Result<()> {
+        self.killer().kill(signal)
+    }
+
+    /// A handle that signals this process from anywhere, while another task
+    /// waits in `next()`.
+    pub fn killer(&self) -> SpawnKiller {
+        SpawnKiller { client: self.client.clone(), id: self.id }
+    }
+}
+
+/// Signals one spawned process. After the process ended the agent no
+/// longer knows its id and ignores the request: spawn ids are never reused
+/// on a connection, so a late signal cannot hit another process.
+#[derive(Clone)]
+pub struct SpawnKiller {
+    client: AgentClient,
+    id: u32,
+}
+
+impl SpawnKiller {
+    pub fn kill(&self, signal: i32) -> Result<()> {
         let id = self.client.inner.next_id.fetch_add(1, Ordering::Relaxed);
         // Fire and forget: the reply is routed nowhere and dropped.
         self.client.send(Frame::json(FrameKind::Request, id, &Request::Kill { target: self.id, signal }))

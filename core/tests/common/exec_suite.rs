@@ -181,6 +181,29 @@ macro_rules! exec_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_killer_signals_a_stream_that_another_task_reads() {
+            let home = common::Home::new();
+            let Some(t) = $setup(&home, "killer").await else { return };
+            let mut s = t.exec_stream(ExecRequest::new("echo up; exec sleep 300")).await.unwrap();
+            assert_eq!(s.next().await.unwrap().unwrap(), ExecEvent::Stdout(b"up\n".to_vec()));
+            let killer = s.killer();
+            // The reader holds the stream (&mut) for as long as it waits.
+            let reader = tokio::spawn(async move { s.exit_status().await });
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            killer.clone().signal(libc::SIGTERM).unwrap();
+            let st =
+                tokio::time::timeout(Duration::from_secs(10), reader).await.expect("still running").unwrap().unwrap();
+            if $signal_deaths {
+                assert_eq!((st.exit_code, st.signal), (None, Some(libc::SIGTERM)));
+            } else {
+                assert_eq!(st.exit_code, Some(128 + libc::SIGTERM));
+            }
+            // After the end, a signal is ignored: spawn ids are not reused.
+            killer.signal(libc::SIGKILL).unwrap();
+            assert_eq!(t.exec(ExecRequest::new("echo still fine")).await.unwrap().stdout, b"still fine\n");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn dropping_a_stream_kills_the_command() {
             let home = common::Home::new();
             let Some(t) = $setup(&home, "dropkill").await else { return };
