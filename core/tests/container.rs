@@ -207,8 +207,13 @@ async fn isolation_the_engine_ignores_is_caught() {
     let Some(_) = common::engine_or_skip("ignored") else { return };
     let home = common::Home::new();
     let name = unique("fakeiso");
-    // The default engine is Podman, which ignores HostConfig.Runtime over HTTP.
-    let t = home.manager.create_terminal("gvisor", &name, json!({"image": BUSYBOX})).await;
+    // The default engine is Podman, which ignores HostConfig.Runtime over
+    // HTTP. Named explicitly: left alone, gvisor terminals take the
+    // runsc-default service at /run/kled/gvisor.sock, which works.
+    let mut config = kled::Config::default();
+    config.isolation.gvisor.engine = Some(kled::engine::discover(None).unwrap());
+    let manager = kled::Manager::new(Some(home.path().to_path_buf()), config).unwrap();
+    let t = manager.create_terminal("gvisor", &name, json!({"image": BUSYBOX})).await;
     let e = match t {
         Ok(t) => {
             let e = t.start().await.unwrap_err();
