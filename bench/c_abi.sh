@@ -24,13 +24,8 @@ trap cleanup EXIT
 # Both halves are built once, up front, and then run directly: nothing
 # rebuilds between rounds.
 scripts/install-libkled.sh "$work/prefix" >/dev/null
-rust_bench=$(cargo bench -p kled-ffi --bench rust_exec_p50 --no-run --message-format=json | python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "rust_exec_p50" and m.get("executable"):
-        print(m["executable"])')
-[ -x "$rust_bench" ] || { echo "c_abi.sh: could not build the Rust half (ffi/benches/rust_exec_p50.rs)" >&2; exit 1; }
+cargo build --release --locked -p kled-core --example exec_baseline
+rust_bench=target/release/examples/exec_baseline
 export PKG_CONFIG_PATH=$work/prefix/lib/pkgconfig
 cc -O2 -std=c99 -Wall -Wextra -Werror bench/c_abi.c $(pkg-config --cflags --libs kled) -o "$work/c_abi"
 
@@ -43,9 +38,9 @@ for ((i = 1; i <= rounds; i++)); do
   echo "round $i: $line"
   c_p50s+=("$(sed 's/.* p50_us=\([0-9.]*\).*/\1/' <<<"$line")")
   fixed+=("$(sed 's/.*fixed_p50_us=\([0-9.]*\).*/\1/' <<<"$line")")
-  line=$("$rust_bench" | grep '^rust_api')
-  echo "round $i: $line"
-  rust_p50s+=("$(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<<"$line")")
+  p50=$("$rust_bench" "$KLED_HOME" "$KLED_BENCH_TERMINAL" "$n" | python3 -c 'import json, sys; print(json.load(sys.stdin)["p50_us"])')
+  echo "round $i: rust_api n=$n p50_us=$p50"
+  rust_p50s+=("$p50")
 done
 
 python3 - "${c_p50s[*]}" "${rust_p50s[*]}" "${fixed[*]}" <<'PY'

@@ -11,13 +11,13 @@ ensure_rust
 ensure_packages python3 python3-venv
 N=${KLED_BENCH_N:-500}
 
-log "release builds: kled and the Rust baseline (mcp/examples/exec_bench.rs)"
+log "release builds: kled and the Rust baseline (core/examples/exec_baseline.rs)"
 cargo build --release --locked -p kled-cli
-cargo build --release --locked -p kled-mcp --example exec_bench
+cargo build --release --locked -p kled-core --example exec_baseline
 
 VENV=target/mcp-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c 'import mcp' 2>/dev/null || "$VENV/bin/pip" install -q "mcp>=2,<3"
 
 log "bench/mcp_exec.py ($N round trips each)"
-"$VENV/bin/python" bench/mcp_exec.py target/release/kled target/release/examples/exec_bench "$N"
+"$VENV/bin/python" bench/mcp_exec.py target/release/kled target/release/examples/exec_baseline "$N"

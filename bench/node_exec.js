@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Node binding round trip, one run: `await t.execute('true')` against
 // child_process.execFile('true') (promisified) and against the Rust API on
-// the very same terminal (bindings/node/examples/rust_exec.rs). Prints
+// the very same terminal (core/examples/exec_baseline.rs). Prints
 // p50/p99 and ratios; asserts nothing. Run by bench/node_exec.sh.
 //
 // The contenders run in rounds (blocks of N/4 samples each, in rotating
@@ -30,7 +30,7 @@ function stats(xs) {
 }
 
 async function main() {
-  const rustBin = process.env.KLED_RUST_EXEC || path.resolve(__dirname, '..', 'target', 'release', 'examples', 'rust_exec');
+  const rustBin = process.env.KLED_RUST_EXEC || path.resolve(__dirname, '..', 'target', 'release', 'examples', 'exec_baseline');
   const haveRust = fs.existsSync(rustBin);
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kled-nbench-'));
   const m = new kled.Manager({ stateDir: home });

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 (cd bindings/node && node build.js)
-cargo build --release -p kled-node --example rust_exec
+cargo build --release -p kled-core --example exec_baseline
 node bench/node_exec.js
 if [ "${1:-}" != "--no-core" ]; then
   echo

@@ -2,8 +2,8 @@
 Python binding vs the Rust API on the same terminal, and vs
 `subprocess.run(["true"])`; p50/p99 over N round trips each, one run.
 
-The Rust figures come from a helper process (exec_bench, an example of the
-binding's crate) that runs the core API on the same terminal. Rust and Python
+The Rust figures come from a helper process (exec_baseline, an example of the
+core crate) that runs the core API on the same terminal. Rust and Python
 run in alternating batches of 10, so both see the same machine conditions.
 
 The binding's overhead is given three ways:

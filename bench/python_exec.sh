@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Python binding overhead: builds the release wheel and the Rust helper
-# (bindings/python/examples/exec_bench.rs), installs the wheel into a venv
+# (core/examples/exec_baseline.rs), installs the wheel into a venv
 # under target/, and runs bench/python_exec.py: t.execute("true") through the
 # binding vs the core's Rust API on the same terminal vs subprocess.run.
 # N (default 1000) round trips each; KLED_BENCH_N overrides. With valgrind
@@ -21,9 +21,9 @@ fi
 log "release wheel and the Rust helper"
 rm -rf target/python-bench-wheels
 "$TOOLS/bin/maturin" build --release --locked -m bindings/python/Cargo.toml -o target/python-bench-wheels
-cargo build --release --locked -p kled-python --example exec_bench
+cargo build --release --locked -p kled-core --example exec_baseline
 VENV=target/python-bench-venv
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q --force-reinstall --no-deps target/python-bench-wheels/kled-*.whl
 log "bench/python_exec.py ($N round trips each)"
-"$VENV/bin/python" bench/python_exec.py target/release/examples/exec_bench "$N" --instructions
+"$VENV/bin/python" bench/python_exec.py target/release/examples/exec_baseline "$N" --instructions
