@@ -39,6 +39,8 @@ pub struct Running {
     /// A kill asked for before the child existed.
     pub pending_signal: Option<i32>,
     pub stdin: Option<mpsc::Sender<Vec<u8>>>,
+    /// The master side of its pseudo-terminal, if it has one (for resizes).
+    pub pty: Option<std::os::fd::OwnedFd>,
 }
 
 pub type RunningMap = Arc<Mutex<HashMap<u32, Running>>>;
@@ -169,7 +171,10 @@ impl Session {
                 } else {
                     (None, None)
                 };
-                self.running.lock().unwrap().insert(id, Running { pgid: None, pending_signal: None, stdin: tx });
+                self.running
+                    .lock()
+                    .unwrap()
+                    .insert(id, Running { pgid: None, pending_signal: None, stdin: tx, pty: None });
                 let out = self.out.clone();
                 let running = self.running.clone();
                 std::thread::spawn(move || spawn::run(id, s, rx, out, running));
@@ -183,6 +188,20 @@ impl Session {
                 }
                 drop(running);
                 self.out.reply(id, &Reply::Ok);
+            }
+            Request::Resize { target, rows, cols } => {
+                use std::os::fd::AsRawFd;
+                let running = self.running.lock().unwrap();
+                let r = match running.get(&target).and_then(|r| r.pty.as_ref()) {
+                    Some(fd) => sys::set_winsize(fd.as_raw_fd(), rows, cols),
+                    // Ended, or never had a terminal: nothing to resize.
+                    None => Ok(()),
+                };
+                drop(running);
+                match r {
+                    Ok(()) => self.out.reply(id, &Reply::Ok),
+                    Err(e) => self.out.error(id, ErrorCode::Io, format!("resize: {e}")),
+                };
             }
             Request::ReadFile { path, max_bytes } => {
                 let out = self.out.clone();
@@ -407,6 +426,7 @@ mod tests {
             stdin: false,
             timeout_ms: None,
             max_output: 1024,
+            tty: None,
         };
         let input = encode(&[
             Frame::json(FrameKind::Hello, 0, &hello),

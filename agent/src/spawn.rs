@@ -3,8 +3,9 @@
 use crate::session::{Out, RunningMap, GROUPS};
 use crate::sys;
 use kled_protocol::{ExitInfo, Frame, FrameKind, Spawn, CHUNK};
+use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
@@ -21,20 +22,21 @@ const KILL_LINGER: Duration = Duration::from_millis(500);
 pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, running: RunningMap) {
     let start = Instant::now();
     let info = match start_child(&spec) {
-        Ok(child) => {
+        Ok((child, pty)) => {
             let pgid = child.id() as i32;
             GROUPS.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid);
             let pending = {
                 let mut map = running.lock().unwrap();
                 map.get_mut(&id).and_then(|r| {
                     r.pgid = Some(pgid);
+                    r.pty = pty.as_ref().and_then(|m| m.try_clone().ok());
                     r.pending_signal.take()
                 })
             };
             if let Some(sig) = pending {
                 sys::kill_group(pgid, sig);
             }
-            let info = pump(id, child, &spec, stdin, &out, start);
+            let info = pump(id, child, pty, &spec, stdin, &out, start);
             GROUPS.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid);
             info
         }
@@ -54,25 +56,47 @@ pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, run
     out.send(Frame::json(FrameKind::Exit, id, &info));
 }
 
-fn start_child(spec: &Spawn) -> std::io::Result<Child> {
+/// Starts the process: on pipes, or on a new pseudo-terminal (returned:
+/// its master side) when the spec asks for one.
+fn start_child(spec: &Spawn) -> std::io::Result<(Child, Option<OwnedFd>)> {
     let Some((program, args)) = spec.argv.split_first() else {
         return Err(std::io::Error::new(ErrorKind::InvalidInput, "empty command"));
     };
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .envs(&spec.env)
-        .stdin(if spec.stdin { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group, so a timeout kills everything the command started.
-        .process_group(0);
+    cmd.args(args).envs(&spec.env);
     if let Some(cwd) = &spec.cwd {
         if !std::path::Path::new(cwd).is_dir() {
             return Err(std::io::Error::new(ErrorKind::NotFound, format!("working directory {cwd} does not exist")));
         }
         cmd.current_dir(cwd);
     }
-    cmd.spawn()
+    let Some(size) = spec.tty else {
+        cmd.stdin(if spec.stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own group, so a timeout kills everything the command started.
+            .process_group(0);
+        return Ok((cmd.spawn()?, None));
+    };
+    let (master, slave) = sys::open_pty(size.rows, size.cols)?;
+    cmd.stdin(Stdio::from(slave.try_clone()?)).stdout(Stdio::from(slave.try_clone()?)).stderr(Stdio::from(slave));
+    if !spec.env.contains_key("TERM") && std::env::var_os("TERM").is_none() {
+        cmd.env("TERM", "xterm-256color");
+    }
+    // A session of its own (so also a group of its own, for timeouts), with
+    // the terminal as its controlling one: job control and ^C work.
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // `cmd` (and with it the parent's copies of the slave) is dropped on
+    // return, so the master reads EIO once the process side is closed.
+    Ok((cmd.spawn()?, Some(master)))
 }
 
 /// Reads what is ready, coalescing small writes (busybox writes 4 KiB at a
@@ -94,29 +118,51 @@ fn read_burst<R: Read + AsRawFd>(r: &mut R, buf: &mut [u8]) -> (usize, bool) {
 }
 
 struct Stream {
-    pipe: Option<std::process::ChildStdout>,
-    err: Option<std::process::ChildStderr>,
+    pipe: Option<File>,
+    err: Option<File>,
 }
 
 fn pump(
     id: u32,
     mut child: Child,
+    pty: Option<OwnedFd>,
     spec: &Spawn,
     stdin: Option<Receiver<Vec<u8>>>,
     out: &Out,
     start: Instant,
 ) -> ExitInfo {
     let pgid = child.id() as i32;
-    if let (Some(rx), Some(mut pipe)) = (stdin, child.stdin.take()) {
+    // A terminal's input and output are its master side; pipes otherwise.
+    let (input, mut streams) = match pty {
+        Some(master) => {
+            let reader = master.try_clone().ok().map(File::from);
+            (Some((File::from(master), true)), Stream { pipe: reader, err: None })
+        }
+        None => (
+            child.stdin.take().map(|p| (File::from(OwnedFd::from(p)), false)),
+            Stream {
+                pipe: child.stdout.take().map(|p| File::from(OwnedFd::from(p))),
+                err: child.stderr.take().map(|p| File::from(OwnedFd::from(p))),
+            },
+        ),
+    };
+    if let (Some(rx), Some((mut sink, is_tty))) = (stdin, input) {
         std::thread::spawn(move || {
             while let Ok(chunk) = rx.recv() {
-                if chunk.is_empty() || pipe.write_all(&chunk).is_err() {
+                // End of input: a pipe closes; a terminal gets ^D (EOF at
+                // the start of a line in canonical mode).
+                if chunk.is_empty() {
+                    if is_tty {
+                        let _ = sink.write_all(b"\x04");
+                    }
+                    break;
+                }
+                if sink.write_all(&chunk).is_err() {
                     break;
                 }
             }
         });
     }
-    let mut streams = Stream { pipe: child.stdout.take(), err: child.stderr.take() };
     let pidfd = sys::pidfd_open(child.id());
     let deadline = spec.timeout_ms.map(|ms| start + Duration::from_millis(ms));
     let mut sent = [0u64; 2];

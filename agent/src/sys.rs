@@ -1,7 +1,7 @@
 //! The few raw system calls std does not offer.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 pub fn kill_group(pgid: i32, signal: i32) {
     if pgid > 0 {
@@ -109,6 +109,38 @@ pub fn daemonize(log: Option<&str>) -> io::Result<()> {
             libc::dup2(fd, 2);
             libc::close(fd);
         }
+    }
+    Ok(())
+}
+
+/// A new pseudo-terminal of `rows` x `cols`: (master, slave), both
+/// close-on-exec (the child gets the slave through dup2, which clears it).
+pub fn open_pty(rows: u16, cols: u16) -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let check = |r: libc::c_int| if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) };
+    // SAFETY: plain libc calls on an fd we own; ptsname_r writes into `name`.
+    unsafe {
+        let master = OwnedFd::from_raw_fd(check(libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC))?);
+        check(libc::grantpt(master.as_raw_fd()))?;
+        check(libc::unlockpt(master.as_raw_fd()))?;
+        let mut name = [0 as libc::c_char; 128];
+        let r = libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len());
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+        let slave =
+            OwnedFd::from_raw_fd(check(libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC))?);
+        set_winsize(master.as_raw_fd(), rows, cols)?;
+        Ok((master, slave))
+    }
+}
+
+/// Sets a pseudo-terminal's size; its foreground process group gets SIGWINCH.
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads a winsize from the pointer.
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

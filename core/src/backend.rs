@@ -48,6 +48,7 @@ impl Backend {
     pub async fn spawn(&self, spawn: Spawn, stdin: Option<&[u8]>, display: &str) -> Result<Process> {
         match self {
             Backend::Agent(c) => c.spawn(spawn, stdin).map(Process::Agent),
+            Backend::Neovim(_) if spawn.tty.is_some() || spawn.stdin => Err(no_live_stdin()),
             Backend::Neovim(c) => c.spawn(spawn, stdin, display).await.map(Process::Neovim),
         }
     }
@@ -119,29 +120,55 @@ impl Process {
     }
 
     pub fn kill(&self, signal: i32) -> Result<()> {
-        self.killer().kill(signal)
+        self.control().kill(signal)
     }
 
-    pub fn killer(&self) -> Killer {
+    pub fn control(&self) -> Control {
         match self {
-            Process::Agent(h) => Killer::Agent(h.killer()),
-            Process::Neovim(p) => Killer::Neovim(p.killer()),
+            Process::Agent(h) => Control::Agent(h.control()),
+            Process::Neovim(p) => Control::Neovim(p.control()),
         }
     }
 }
 
-/// Signals a running process without holding it.
+/// Reaches a running process without holding it.
 #[derive(Clone)]
-pub(crate) enum Killer {
-    Agent(crate::agent::SpawnKiller),
-    Neovim(crate::nvim::NvimKiller),
+pub(crate) enum Control {
+    Agent(crate::agent::SpawnControl),
+    Neovim(crate::nvim::NvimControl),
 }
 
-impl Killer {
+impl Control {
     pub fn kill(&self, signal: i32) -> Result<()> {
         match self {
-            Killer::Agent(k) => k.kill(signal),
-            Killer::Neovim(k) => k.kill(signal),
+            Control::Agent(c) => c.kill(signal),
+            Control::Neovim(c) => c.kill(signal),
         }
     }
+
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        match self {
+            Control::Agent(c) => c.write(data),
+            Control::Neovim(_) => Err(no_live_stdin()),
+        }
+    }
+
+    pub fn close(&self) -> Result<()> {
+        match self {
+            Control::Agent(c) => c.close(),
+            Control::Neovim(_) => Err(no_live_stdin()),
+        }
+    }
+
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        match self {
+            Control::Agent(c) => c.resize(rows, cols),
+            Control::Neovim(_) => Err(no_live_stdin()),
+        }
+    }
+}
+
+/// Neovim jobs take their whole stdin at start and get no terminal.
+pub(crate) fn no_live_stdin() -> Error {
+    Error::invalid("neovim terminals run commands as Neovim jobs, without a pseudo-terminal or open stdin: use tty and stdin_open on another kind")
 }

@@ -6,6 +6,7 @@
 //! output so far is returned with `timed_out` set.
 
 use crate::error::{Error, ErrorKind, Result};
+pub use kled_protocol::TtySize;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,6 +61,15 @@ pub struct ExecRequest {
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub max_output: Option<u64>,
+    /// Run on a pseudo-terminal of this size (`{"rows": 24, "cols": 80}`):
+    /// stdout and stderr arrive merged as stdout, with the terminal's line
+    /// endings (`\r\n`).
+    #[serde(default)]
+    pub tty: Option<TtySize>,
+    /// Keep stdin open after `stdin` (if any): write more with
+    /// `ExecControl::write_stdin`, end it with `close_stdin` (for streams).
+    #[serde(default)]
+    pub stdin_open: bool,
 }
 
 impl ExecRequest {
@@ -71,7 +81,15 @@ impl ExecRequest {
             stdin: None,
             timeout: None,
             max_output: None,
+            tty: None,
+            stdin_open: false,
         }
+    }
+
+    /// A pseudo-terminal of `rows` x `cols`.
+    pub fn tty(mut self, rows: u16, cols: u16) -> Self {
+        self.tty = Some(TtySize { rows, cols });
+        self
     }
 
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {

@@ -40,14 +40,14 @@ mod terminal;
 pub use bulk::{BulkRequest, Progress, DEFAULT_BULK_CONCURRENCY, MAX_BULK};
 pub use config::{Config, Secret};
 pub use error::{Error, ErrorKind, Result};
-pub use exec::{Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, DEFAULT_MAX_OUTPUT};
+pub use exec::{Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, TtySize, DEFAULT_MAX_OUTPUT};
 pub use kind::Kind;
 pub use manager::{Listing, Manager};
 pub use name::{validate_name, MAX_NAME_LEN};
 pub use nvim::BufferInfo;
 pub use providers::Provider;
 pub use state::{BadRecord, State};
-pub use terminal::{CodeRequest, Editor, ExecStream, StreamKiller, Terminal, TerminalInfo};
+pub use terminal::{CodeRequest, Editor, ExecControl, ExecStream, Terminal, TerminalInfo};
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

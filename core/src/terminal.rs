@@ -194,9 +194,11 @@ impl Terminal {
             argv,
             env,
             cwd: req.cwd.clone(),
-            stdin: req.stdin.is_some(),
+            // Kept open; otherwise the client sends `req.stdin` then EOF.
+            stdin: req.stdin_open,
             timeout_ms: req.timeout.map(|t| t.as_millis().max(1) as u64),
             max_output: req.max_output.unwrap_or(DEFAULT_MAX_OUTPUT),
+            tty: req.tty,
         }
     }
 
@@ -412,10 +414,11 @@ impl ExecStream {
         self.handle.kill(signal)
     }
 
-    /// A cloneable handle that signals this command from another task or
-    /// thread while one waits in `next()` (which needs `&mut self`).
-    pub fn killer(&self) -> StreamKiller {
-        StreamKiller(self.handle.killer())
+    /// A cloneable handle that signals, feeds or resizes this command from
+    /// another task or thread while one waits in `next()` (which needs
+    /// `&mut self`).
+    pub fn control(&self) -> ExecControl {
+        ExecControl(self.handle.control())
     }
 
     /// Collects the rest of the output into a result.
@@ -429,21 +432,39 @@ impl ExecStream {
     }
 }
 
-/// Signals the command of an [`ExecStream`]; see [`ExecStream::killer`].
-/// A signal sent after the command ended is ignored.
+/// Reaches the command of an [`ExecStream`]; see [`ExecStream::control`].
+/// Anything sent after the command ended is ignored.
 #[derive(Clone)]
-pub struct StreamKiller(crate::backend::Killer);
+pub struct ExecControl(crate::backend::Control);
 
-impl StreamKiller {
+impl ExecControl {
     /// Sends `signal` to the command's process group.
     pub fn signal(&self, signal: i32) -> Result<()> {
         self.0.kill(signal)
     }
+
+    /// More input, for a request made with `stdin_open`.
+    pub fn write_stdin(&self, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.0.write(data)
+    }
+
+    /// Ends the input (EOF; on a pseudo-terminal, ^D).
+    pub fn close_stdin(&self) -> Result<()> {
+        self.0.close()
+    }
+
+    /// New size for the command's pseudo-terminal (it gets SIGWINCH).
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        self.0.resize(rows, cols)
+    }
 }
 
-impl std::fmt::Debug for StreamKiller {
+impl std::fmt::Debug for ExecControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StreamKiller")
+        f.write_str("ExecControl")
     }
 }
 

@@ -205,6 +205,12 @@ pub enum Request {
         target: u32,
         signal: i32,
     },
+    /// New size for a spawn's pseudo-terminal (its process gets SIGWINCH).
+    Resize {
+        target: u32,
+        rows: u16,
+        cols: u16,
+    },
     ReadFile {
         path: String,
         max_bytes: Option<u64>,
@@ -255,6 +261,18 @@ pub struct Spawn {
     pub timeout_ms: Option<u64>,
     /// Bytes of each of stdout and stderr forwarded before the rest is dropped.
     pub max_output: u64,
+    /// Run on a pseudo-terminal of this size: stdin, stdout and stderr are
+    /// its slave side (output comes as STDOUT frames only), the process leads
+    /// a new session with it as controlling terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<TtySize>,
+}
+
+/// A pseudo-terminal's size in character cells.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TtySize {
+    pub rows: u16,
+    pub cols: u16,
 }
 
 /// Last frame of a spawn.

@@ -422,7 +422,7 @@ pub struct NativeExecStream {
     stream: Arc<tokio::sync::Mutex<Option<kled::ExecStream>>>,
     closed: tokio::sync::watch::Sender<bool>,
     /// Signals the command while a `next()` holds the stream.
-    killer: kled::StreamKiller,
+    control: kled::ExecControl,
 }
 
 impl Drop for NativeExecStream {
@@ -461,7 +461,7 @@ impl NativeExecStream {
     fn new(stream: kled::ExecStream) -> Self {
         LIVE_STREAMS.fetch_add(1, Ordering::Relaxed);
         NativeExecStream {
-            killer: stream.killer(),
+            control: stream.control(),
             stream: Arc::new(tokio::sync::Mutex::new(Some(stream))),
             closed: tokio::sync::watch::channel(false).0,
         }
@@ -520,7 +520,7 @@ impl NativeExecStream {
         if signal <= 0 || signal > 64 {
             return Err(invalid(format!("no such signal: {signal}")));
         }
-        self.killer.signal(signal).or_napi()
+        self.control.signal(signal).or_napi()
     }
 
     /// Stops reading; a command still running is killed.

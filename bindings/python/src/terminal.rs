@@ -426,7 +426,7 @@ type SharedStream = Arc<tokio::sync::Mutex<Option<kled::ExecStream>>>;
 pub struct PyExecStream {
     inner: SharedStream,
     /// Signals the command while another thread or task reads the stream.
-    killer: kled::StreamKiller,
+    control: kled::ExecControl,
     terminal: String,
     /// The process that started it (fork.rs), and its pid for messages.
     generation: u64,
@@ -436,7 +436,7 @@ pub struct PyExecStream {
 impl PyExecStream {
     fn new(stream: kled::ExecStream, terminal: String) -> PyExecStream {
         PyExecStream {
-            killer: stream.killer(),
+            control: stream.control(),
             inner: Arc::new(tokio::sync::Mutex::new(Some(stream))),
             terminal,
             generation: crate::fork::generation(),
@@ -538,7 +538,7 @@ impl PyExecStream {
                 Err(to_pyerr(py, kled::Error::new(ErrorKind::InvalidState, "the stream is closed")))
             }
             // Free, or being read right now: the killer reaches it either way.
-            _ => self.killer.signal(signum).map_err(|e| to_pyerr(py, e)),
+            _ => self.control.signal(signum).map_err(|e| to_pyerr(py, e)),
         }
     }
 

@@ -161,11 +161,16 @@ impl AgentClient {
     }
 
     fn send_input(&self, id: u32, data: &[u8]) -> Result<()> {
+        self.send_chunks(id, data)?;
+        // An empty INPUT is EOF.
+        self.send(Frame::new(FrameKind::Input, id, Vec::new()))
+    }
+
+    fn send_chunks(&self, id: u32, data: &[u8]) -> Result<()> {
         for chunk in data.chunks(CHUNK) {
             self.send(Frame::new(FrameKind::Input, id, chunk.to_vec()))?;
         }
-        // An empty INPUT is EOF.
-        self.send(Frame::new(FrameKind::Input, id, Vec::new()))
+        Ok(())
     }
 
     /// Waits for the REPLY (or ERROR) that ends a simple request; DATA frames
@@ -192,13 +197,18 @@ impl AgentClient {
     }
 
     /// Starts a process; its output and exit arrive through the handle.
+    /// `spawn.stdin` asks to keep stdin open (written through the handle's
+    /// control, ended by its `close_stdin`); otherwise `stdin`, when given,
+    /// is all the input and EOF follows it.
     pub fn spawn(&self, spawn: Spawn, stdin: Option<&[u8]>) -> Result<SpawnHandle> {
-        let wants_stdin = stdin.is_some();
-        let spawn = Spawn { stdin: wants_stdin, ..spawn };
+        let keep_open = spawn.stdin;
+        let spawn = Spawn { stdin: keep_open || stdin.is_some(), ..spawn };
         let (id, rx) = self.open(&Request::Spawn(spawn))?;
         let handle = SpawnHandle { client: self.clone(), id, rx, done: false };
-        if let Some(data) = stdin {
-            self.send_input(id, data)?;
+        match stdin {
+            Some(data) if keep_open => self.send_chunks(id, data)?,
+            Some(data) => self.send_input(id, data)?,
+            None => {}
         }
         Ok(handle)
     }
@@ -323,30 +333,48 @@ impl SpawnHandle {
 
     /// Sends `signal` to the process group.
     pub fn kill(&self, signal: i32) -> Result<()> {
-        self.killer().kill(signal)
+        self.control().kill(signal)
     }
 
-    /// A handle that signals this process from anywhere, while another task
-    /// waits in `next()`.
-    pub fn killer(&self) -> SpawnKiller {
-        SpawnKiller { client: self.client.clone(), id: self.id }
+    /// A handle that signals, feeds or resizes this process from anywhere,
+    /// while another task waits in `next()`.
+    pub fn control(&self) -> SpawnControl {
+        SpawnControl { client: self.client.clone(), id: self.id }
     }
 }
 
-/// Signals one spawned process. After the process ended the agent no
-/// longer knows its id and ignores the request: spawn ids are never reused
-/// on a connection, so a late signal cannot hit another process.
+/// Signals, feeds and resizes one spawned process. After the process ended
+/// the agent no longer knows its id and ignores these: spawn ids are never
+/// reused on a connection, so a late one cannot reach another process.
 #[derive(Clone)]
-pub struct SpawnKiller {
+pub struct SpawnControl {
     client: AgentClient,
     id: u32,
 }
 
-impl SpawnKiller {
+impl SpawnControl {
     pub fn kill(&self, signal: i32) -> Result<()> {
+        self.fire(Request::Kill { target: self.id, signal })
+    }
+
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        self.fire(Request::Resize { target: self.id, rows, cols })
+    }
+
+    /// More input (of a spawn whose stdin was kept open).
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        self.client.send_chunks(self.id, data)
+    }
+
+    /// Ends the input.
+    pub fn close(&self) -> Result<()> {
+        self.client.send(Frame::new(FrameKind::Input, self.id, Vec::new()))
+    }
+
+    /// Fire and forget: the reply is routed nowhere and dropped.
+    fn fire(&self, req: Request) -> Result<()> {
         let id = self.client.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        // Fire and forget: the reply is routed nowhere and dropped.
-        self.client.send(Frame::json(FrameKind::Request, id, &Request::Kill { target: self.id, signal }))
+        self.client.send(Frame::json(FrameKind::Request, id, &req))
     }
 }
 
@@ -458,6 +486,7 @@ mod tests {
                 stdin: false,
                 timeout_ms: None,
                 max_output: 1,
+                tty: None,
             },
             None,
         );

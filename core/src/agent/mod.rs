@@ -5,4 +5,4 @@ mod binary;
 mod client;
 
 pub use binary::{agent_bytes, install_agent};
-pub use client::{AgentClient, SpawnHandle, SpawnKiller};
+pub use client::{AgentClient, SpawnControl, SpawnHandle};

@@ -488,22 +488,22 @@ impl NvimProcess {
 
     /// Sends `signal` to the job's process group (fire and forget).
     pub fn kill(&self, signal: i32) -> Result<()> {
-        self.killer().kill(signal)
+        self.control().kill(signal)
     }
 
-    pub fn killer(&self) -> NvimKiller {
-        NvimKiller { client: self.client.clone(), token: self.token }
+    pub fn control(&self) -> NvimControl {
+        NvimControl { client: self.client.clone(), token: self.token }
     }
 }
 
 /// Signals one Neovim job; the helper ignores a token whose job ended.
 #[derive(Clone)]
-pub struct NvimKiller {
+pub struct NvimControl {
     client: NvimClient,
     token: u64,
 }
 
-impl NvimKiller {
+impl NvimControl {
     pub fn kill(&self, signal: i32) -> Result<()> {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::agent("cannot signal a Neovim job outside a tokio runtime"))?;

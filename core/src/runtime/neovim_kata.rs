@@ -63,6 +63,7 @@ impl NeovimKataRuntime {
             stdin: false,
             timeout_ms: Some(10_000),
             max_output: 64 * 1024,
+            tty: None,
         };
         let mut handle = agent.spawn(spawn, None)?;
         let mut stderr = Vec::new();
@@ -228,6 +229,7 @@ mod tests {
             stdin: false,
             timeout_ms: None,
             max_output: 1 << 30,
+            tty: None,
         };
         let mut p = nv.spawn(spawn, None, "test").await.unwrap();
         let (mut out, mut err, mut code) = (0usize, Vec::new(), None);

@@ -186,7 +186,7 @@ macro_rules! exec_suite {
             let Some(t) = $setup(&home, "killer").await else { return };
             let mut s = t.exec_stream(ExecRequest::new("echo up; exec sleep 300")).await.unwrap();
             assert_eq!(s.next().await.unwrap().unwrap(), ExecEvent::Stdout(b"up\n".to_vec()));
-            let killer = s.killer();
+            let killer = s.control();
             // The reader holds the stream (&mut) for as long as it waits.
             let reader = tokio::spawn(async move { s.exit_status().await });
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -201,6 +201,85 @@ macro_rules! exec_suite {
             // After the end, a signal is ignored: spawn ids are not reused.
             killer.signal(libc::SIGKILL).unwrap();
             assert_eq!(t.exec(ExecRequest::new("echo still fine")).await.unwrap().stdout, b"still fine\n");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn pseudo_terminals_and_open_stdin() {
+            let home = common::Home::new();
+            let Some(t) = $setup(&home, "tty").await else { return };
+            let probe = ExecRequest::new("test -t 0 && test -t 1 && stty size; echo err >&2").tty(30, 100);
+            if matches!(t.kind(), kled::Kind::Neovim | kled::Kind::NeovimKata) {
+                // Neovim jobs get neither: said plainly.
+                assert_eq!(t.exec(probe).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+                return;
+            }
+            let r = t.exec(probe).await.unwrap();
+            assert_eq!((r.stdout_str().as_str(), r.stderr.len(), r.exit_code), ("30 100\r\nerr\r\n", 0, Some(0)));
+
+            async fn collect(s: &mut kled::ExecStream) -> (String, Option<i32>) {
+                let mut out = Vec::new();
+                while let Some(ev) = tokio::time::timeout(Duration::from_secs(10), s.next()).await.expect("stuck") {
+                    match ev.unwrap() {
+                        ExecEvent::Stdout(b) | ExecEvent::Stderr(b) => out.extend(b),
+                        ExecEvent::Exit(st) => return (String::from_utf8_lossy(&out).into_owned(), st.exit_code),
+                    }
+                }
+                panic!("no exit")
+            }
+
+            // A terminal with open stdin: typed input, and a resize.
+            let script =
+                "read a; echo got:$a; trap 'echo winch' WINCH; echo ready; sleep 1; stty size; read b; echo end:$b";
+            let mut req = ExecRequest::new(script).tty(24, 80);
+            req.stdin_open = true;
+            let mut s = t.exec_stream(req).await.unwrap();
+            let c = s.control();
+            c.write_stdin(b"hello\n").unwrap();
+            let mut seen = String::new();
+            while !seen.contains("ready") {
+                match tokio::time::timeout(Duration::from_secs(10), s.next()).await.expect("no ready").unwrap().unwrap()
+                {
+                    ExecEvent::Stdout(b) => seen.push_str(&String::from_utf8_lossy(&b)),
+                    other => panic!("{other:?} before ready: {seen}"),
+                }
+            }
+            assert!(seen.contains("got:hello\r\n"), "{seen:?}");
+            c.resize(40, 120).unwrap();
+            c.write_stdin(b"bye\n").unwrap();
+            let (rest, code) = collect(&mut s).await;
+            assert!(rest.contains("40 120\r\n"), "no resize seen: {rest:?}");
+            // gVisor 20221219 changes the size but sends no SIGWINCH.
+            if t.kind() != kled::Kind::Gvisor {
+                assert!(rest.contains("winch\r\n"), "no SIGWINCH: {rest:?}");
+            }
+            assert!(rest.contains("end:bye\r\n"), "{rest:?}");
+            assert_eq!(code, Some(0));
+
+            // close_stdin on a terminal is ^D: EOF for a reader at the start
+            // of a line. (gVisor 20221219's line discipline ignores it.)
+            if t.kind() != kled::Kind::Gvisor {
+                let mut req = ExecRequest::new("cat; echo end").tty(24, 80);
+                req.stdin_open = true;
+                let mut s = t.exec_stream(req).await.unwrap();
+                s.control().write_stdin(b"x\n").unwrap();
+                s.control().close_stdin().unwrap();
+                let (out, code) = collect(&mut s).await;
+                assert_eq!(
+                    (out.matches("x\r\n").count(), out.ends_with("end\r\n"), code),
+                    (2, true, Some(0)),
+                    "{out:?}"
+                );
+            }
+
+            // Open stdin on pipes: written in pieces, then EOF.
+            let mut req = ExecRequest::new("cat; echo done");
+            req.stdin_open = true;
+            let mut s = t.exec_stream(req).await.unwrap();
+            let c = s.control();
+            c.write_stdin(b"one ").unwrap();
+            c.write_stdin(b"two\n").unwrap();
+            c.close_stdin().unwrap();
+            assert_eq!(collect(&mut s).await, ("one two\ndone\n".to_string(), Some(0)));
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
