@@ -184,9 +184,13 @@ pub struct ExecArgs {
     /// Environment variable for the command.
     #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
     pub env: Vec<String>,
-    /// Send this process's stdin to the command (read to EOF first).
+    /// Send this process's stdin to the command (read to EOF first; with -t, as it comes).
     #[arg(short = 'i', long = "stdin")]
     pub stdin: bool,
+    /// Run the command on a pseudo-terminal of this terminal's size (stdout and stderr merge).
+    /// With -i as well, an interactive session: keys go through raw, and resizes follow.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
     /// Wait for the end and print the result as JSON (stdout, stderr, exit_code, ...).
     #[arg(long)]
     pub json: bool,

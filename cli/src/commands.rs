@@ -76,17 +76,7 @@ async fn neovim(m: &Manager, cmd: NeovimCmd) -> Result<u8> {
         }
         NeovimCmd::Bulk(a) => {
             let options = build_options(&a.options)?;
-            bulk(
-                m,
-                kind(a.kata),
-                a.count,
-                a.prefix,
-                options,
-                true,
-                kled::DEFAULT_BULK_CONCURRENCY,
-                a.json,
-            )
-            .await
+            bulk(m, kind(a.kata), a.count, a.prefix, options, true, kled::DEFAULT_BULK_CONCURRENCY, a.json).await
         }
         NeovimCmd::Code(a) => code(m, a).await,
         NeovimCmd::Providers(a) => providers(m, a.json, is_neovim),
@@ -328,7 +318,12 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
         })?;
         req = req.env(k, v);
     }
-    if a.stdin {
+    if a.tty {
+        let (rows, cols) = crate::tty::local_size();
+        req = req.tty(rows, cols);
+        req.stdin_open = a.stdin;
+    }
+    if a.stdin && !a.tty {
         let mut data = Vec::new();
         std::io::stdin()
             .read_to_end(&mut data)
@@ -341,6 +336,14 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
         return Ok(0);
     }
     let mut stream = t.exec_stream(req).await?;
+    // Raw mode only for an interactive session; restored when this returns.
+    let _raw = (a.tty && a.stdin).then(crate::tty::RawMode::enter).flatten();
+    if a.tty {
+        crate::tty::follow_resizes(stream.control());
+        if a.stdin {
+            crate::tty::pump_stdin(stream.control());
+        }
+    }
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     while let Some(ev) = stream.next().await {
         match ev? {

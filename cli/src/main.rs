@@ -6,6 +6,7 @@ mod codeapi_cmd;
 mod commands;
 mod mcp_cmd;
 mod output;
+mod tty;
 
 use clap::Parser;
 use std::process::ExitCode;

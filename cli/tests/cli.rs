@@ -236,3 +236,30 @@ fn neovim_aliases_answer_clearly() {
     let ps: serde_json::Value = serde_json::from_str(&h.ok(&["neovim", "providers", "--json"])).unwrap();
     assert_eq!(ps.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn exec_on_a_pseudo_terminal() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "pty"]);
+    // Not a terminal here, so 24x80; stderr comes merged, with \r\n.
+    let o = h.run(&["terminal", "exec", "-t", "pty", "test -t 0 && test -t 1 && stty size; echo e >&2; exit 3"]);
+    assert_eq!(
+        (o.status.code(), o.stdout.as_slice(), o.stderr.as_slice()),
+        (Some(3), &b"24 80\r\ne\r\n"[..], &b""[..])
+    );
+    // -it: input goes through as it comes, and its end is the terminal's ^D.
+    let mut child = h
+        .kled()
+        .args(["terminal", "exec", "-it", "pty", "read a; echo got:$a; cat; echo end"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"one\ntwo\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("got:one\r\n") && out.contains("two\r\n") && out.ends_with("end\r\n"), "{out:?}");
+    // Without -t: no terminal.
+    assert_eq!(h.ok(&["terminal", "exec", "pty", "test -t 1 || echo none"]), "none\n");
+}
