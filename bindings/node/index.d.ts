@@ -85,6 +85,13 @@ export interface ExecOptions {
   stdin?: Data;
   /** Cap per stream in bytes (default 16 MiB); output past it is dropped and truncated set. */
   maxOutput?: number;
+  /** Run on a pseudo-terminal of this size: stdout and stderr merge, lines end \r\n. Not on neovim kinds. */
+  tty?: { rows: number; cols: number };
+}
+
+export interface ExecStreamOptions extends ExecOptions {
+  /** Keep stdin open after `stdin` (if any): write() more, closeStdin() to end it. */
+  stdinOpen?: boolean;
 }
 
 export interface RunCodeOptions {
@@ -172,6 +179,12 @@ export class ExecStream implements AsyncIterableIterator<ExecEvent> {
   return(): Promise<IteratorResult<ExecEvent, undefined>>;
   /** Sends a signal (default SIGTERM) to the command's process group. */
   kill(signal?: NodeJS.Signals | number): Promise<void>;
+  /** Writes to the command's stdin (a stream started with stdinOpen). */
+  write(data: Data): Promise<void>;
+  /** Ends the command's stdin (EOF; on a pseudo-terminal, ^D). */
+  closeStdin(): Promise<void>;
+  /** New size for the command's pseudo-terminal (it gets SIGWINCH). */
+  resize(rows: number, cols: number): Promise<void>;
   /** Stops reading; a command still running is killed. */
   close(): void;
   /** The same as close(), for `using`. */
@@ -196,7 +209,7 @@ export class Terminal {
   remove(): Promise<void>;
   execute(cmd: Command, options?: ExecOptions): Promise<ExecResult>;
   /** The command's output as it happens. Errors (a stopped terminal, ...) surface on the first next(). */
-  execStream(cmd: Command, options?: ExecOptions): ExecStream;
+  execStream(cmd: Command, options?: ExecStreamOptions): ExecStream;
   /**
    * Runs a snippet with the language's interpreter or compiler: py js ts c cpp java php rs go d f90 r bash sh,
    * or the long names (python, javascript, ...).

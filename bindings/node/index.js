@@ -170,8 +170,9 @@ function optionsJson(options) {
 }
 
 // A command: a string for the terminal's shell, or an argv array.
-function execRequest(cmd, opts) {
-  const o = checkObject('execute options', opts, ['timeout', 'cwd', 'env', 'stdin', 'maxOutput']);
+function execRequest(cmd, opts, stream = false) {
+  const keys = ['timeout', 'cwd', 'env', 'stdin', 'maxOutput', 'tty'];
+  const o = checkObject(stream ? 'execStream options' : 'execute options', opts, stream ? [...keys, 'stdinOpen'] : keys);
   const req = {};
   if (typeof cmd === 'string') {
     req.shell = cmd;
@@ -192,6 +193,17 @@ function execRequest(cmd, opts) {
   if (o.stdin != null) req.stdin = toBuffer('stdin', o.stdin);
   if (o.timeout != null) req.timeoutMs = optNumber('timeout', o.timeout);
   if (o.maxOutput != null) req.maxOutput = optNumber('maxOutput', o.maxOutput);
+  if (o.tty != null) {
+    const t = checkObject('tty', o.tty, ['rows', 'cols']);
+    const ok = (v) => Number.isInteger(v) && v >= 1 && v <= 65535;
+    if (!ok(t.rows) || !ok(t.cols)) throw invalid('tty must be { rows, cols }, each a whole number from 1 to 65535');
+    req.ttyRows = t.rows;
+    req.ttyCols = t.cols;
+  }
+  if (o.stdinOpen != null) {
+    if (typeof o.stdinOpen !== 'boolean') throw invalid('stdinOpen must be a boolean');
+    req.stdinOpen = o.stdinOpen;
+  }
   return req;
 }
 
@@ -362,6 +374,25 @@ class ExecStream {
     return call(() => n.signal(num));
   }
 
+  /** Writes to the command's stdin (a stream started with stdinOpen). */
+  async write(data) {
+    const buf = toBuffer('data', data);
+    const n = await this.#ready;
+    return call(() => n.write(buf));
+  }
+
+  /** Ends the command's stdin (EOF; on a pseudo-terminal, ^D). */
+  async closeStdin() {
+    const n = await this.#ready;
+    return call(() => n.closeStdin());
+  }
+
+  /** New size for the command's pseudo-terminal (it gets SIGWINCH). */
+  async resize(rows, cols) {
+    const n = await this.#ready;
+    return call(() => n.resize(rows, cols));
+  }
+
   /** Stops reading; a command still running is killed. */
   close() {
     this.#closed = true;
@@ -436,7 +467,7 @@ class Terminal {
 
   /** Starts a command and returns its events as an async iterator. */
   execStream(cmd, options) {
-    return new ExecStream(call(() => this.#native.execStream(execRequest(cmd, options))));
+    return new ExecStream(call(() => this.#native.execStream(execRequest(cmd, options, true))));
   }
 
   /**

@@ -250,6 +250,10 @@ pub struct NativeExecRequest {
     pub stdin: Option<Buffer>,
     pub timeout_ms: Option<f64>,
     pub max_output: Option<f64>,
+    /// A pseudo-terminal of tty_rows x tty_cols.
+    pub tty_rows: Option<u32>,
+    pub tty_cols: Option<u32>,
+    pub stdin_open: Option<bool>,
 }
 
 impl NativeExecRequest {
@@ -269,6 +273,12 @@ impl NativeExecRequest {
             Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9.0e15 => Some(n as u64),
             Some(n) => return Err(invalid(format!("maxOutput must be a whole number of bytes, not {n}"))),
         };
+        match (self.tty_rows, self.tty_cols) {
+            (None, None) => {}
+            (Some(r @ 1..=0xffff), Some(c @ 1..=0xffff)) => req = req.tty(r as u16, c as u16),
+            _ => return Err(invalid("tty must be { rows, cols }, each from 1 to 65535")),
+        }
+        req.stdin_open = self.stdin_open.unwrap_or(false);
         Ok(req)
     }
 }
@@ -521,6 +531,27 @@ impl NativeExecStream {
             return Err(invalid(format!("no such signal: {signal}")));
         }
         self.control.signal(signal).or_napi()
+    }
+
+    /// Writes to the command's stdin (a stream started with stdinOpen).
+    #[napi]
+    pub fn write(&self, data: Buffer) -> Result<()> {
+        self.control.write_stdin(&data).or_napi()
+    }
+
+    /// Ends the command's stdin (EOF; on a pseudo-terminal, ^D).
+    #[napi]
+    pub fn close_stdin(&self) -> Result<()> {
+        self.control.close_stdin().or_napi()
+    }
+
+    /// New size for the command's pseudo-terminal.
+    #[napi]
+    pub fn resize(&self, rows: u32, cols: u32) -> Result<()> {
+        if !(1..=0xffff).contains(&rows) || !(1..=0xffff).contains(&cols) {
+            return Err(invalid("rows and cols must each be from 1 to 65535"));
+        }
+        self.control.resize(rows as u16, cols as u16).or_napi()
     }
 
     /// Stops reading; a command still running is killed.

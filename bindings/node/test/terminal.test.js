@@ -367,3 +367,29 @@ test('Terminal', async (t) => {
     assert.ok(home);
   });
 });
+
+test('pseudo-terminals and open stdin', async (t) => {
+  const { m } = setup(t, 'tty');
+  const term = await running(m, 'tty');
+  const r = await term.execute('test -t 1 && stty size; echo e >&2', { tty: { rows: 30, cols: 100 } });
+  assert.equal(r.stdout, '30 100\r\ne\r\n');
+  assert.equal(r.stderr, '');
+  await assert.rejects(term.execute('true', { tty: { rows: 0, cols: 80 } }), kled.InvalidArgumentError);
+  await assert.rejects(term.execute('true', { stdinOpen: true }), kled.InvalidArgumentError);
+
+  const s = term.execStream('read a; echo got:$a; sleep 0.5; stty size', { tty: { rows: 24, cols: 80 }, stdinOpen: true });
+  await s.write('hi\n');
+  await s.resize(40, 120);
+  let out = '';
+  for await (const ev of s) if (ev.type === 'stdout') out += ev.data.toString();
+  assert.match(out, /got:hi\r\n/);
+  assert.ok(out.endsWith('40 120\r\n'), out);
+
+  const p = term.execStream('cat; echo done', { stdinOpen: true });
+  await p.write(Buffer.from('one '));
+  await p.write('two\n');
+  await p.closeStdin();
+  let piped = '';
+  for await (const ev of p) if (ev.type === 'stdout') piped += ev.data.toString();
+  assert.equal(piped, 'one two\ndone\n');
+});

@@ -208,8 +208,12 @@ pub fn exec_request(
     env_map: Option<&Bound<'_, PyAny>>,
     stdin: Option<&Bound<'_, PyAny>>,
     max_output: Option<u64>,
+    tty: Option<(u16, u16)>,
 ) -> PyResult<ExecRequest> {
     let mut req = ExecRequest::new(command(cmd)?);
+    if let Some((rows, cols)) = tty {
+        req = req.tty(rows, cols);
+    }
     req.timeout = timeout(py, timeout_secs)?;
     if let Some(c) = cwd.filter(|c| !c.is_none()) {
         req.cwd = Some(path(c, "cwd")?);

@@ -177,8 +177,10 @@ impl PyTerminal {
     /// terminal's). `env`: extra environment variables. `stdin`: bytes or
     /// str fed to the command (default: empty). `max_output`: cap in bytes
     /// per stream (default 16 MiB); output past it is dropped and
-    /// `truncated` set. A non-zero exit is a result, not an exception.
-    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None))]
+    /// `truncated` set. `tty=(rows, cols)`: run on a pseudo-terminal of that
+    /// size (stdout and stderr merge). A non-zero exit is a result, not an
+    /// exception.
+    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None, tty=None))]
     #[allow(clippy::too_many_arguments)]
     fn execute(
         &self,
@@ -189,14 +191,15 @@ impl PyTerminal {
         env: Option<&Bound<'_, PyAny>>,
         stdin: Option<&Bound<'_, PyAny>>,
         max_output: Option<u64>,
+        tty: Option<(u16, u16)>,
     ) -> PyResult<Py<PyAny>> {
-        let req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output)?;
+        let req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output, tty)?;
         let t = self.t(py)?;
         Outcome(wait(py, async move { t.exec(req).await })?).into_py(py)
     }
 
     /// Awaitable `execute`. Cancelling it kills the command.
-    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None))]
+    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None, tty=None))]
     #[allow(clippy::too_many_arguments)]
     fn execute_async<'py>(
         &self,
@@ -207,17 +210,19 @@ impl PyTerminal {
         env: Option<&Bound<'_, PyAny>>,
         stdin: Option<&Bound<'_, PyAny>>,
         max_output: Option<u64>,
+        tty: Option<(u16, u16)>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output)?;
+        let req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output, tty)?;
         let t = self.t(py)?;
         awaitable(py, async move { Ok(Outcome(t.exec(req).await)) })
     }
 
     /// Starts a command and returns an ExecStream: iterate it (`for`, or
     /// `async for`) for ExecEvents, stdout and stderr chunks as they come,
-    /// then the exit. Same arguments as `execute`. Closing the stream (or
-    /// leaving its `with` block) before the exit kills the command.
-    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None))]
+    /// then the exit. Same arguments as `execute`, and `stdin_open=True` to
+    /// keep stdin open for `write()` until `close_stdin()`. Closing the
+    /// stream (or leaving its `with` block) before the exit kills the command.
+    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None, tty=None, stdin_open=false))]
     #[allow(clippy::too_many_arguments)]
     fn exec_stream(
         &self,
@@ -228,8 +233,11 @@ impl PyTerminal {
         env: Option<&Bound<'_, PyAny>>,
         stdin: Option<&Bound<'_, PyAny>>,
         max_output: Option<u64>,
+        tty: Option<(u16, u16)>,
+        stdin_open: bool,
     ) -> PyResult<PyExecStream> {
-        let req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output)?;
+        let mut req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output, tty)?;
+        req.stdin_open = stdin_open;
         let t = self.t(py)?;
         let stream = wait(py, async move { t.exec_stream(req).await })?.map_err(|e| to_pyerr(py, e))?;
         Ok(PyExecStream::new(stream, self.name.clone()))
@@ -237,7 +245,7 @@ impl PyTerminal {
 
     /// Awaitable `exec_stream`: resolves to the ExecStream once the command
     /// has started.
-    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None))]
+    #[pyo3(signature = (cmd, *, timeout=None, cwd=None, env=None, stdin=None, max_output=None, tty=None, stdin_open=false))]
     #[allow(clippy::too_many_arguments)]
     fn exec_stream_async<'py>(
         &self,
@@ -248,8 +256,11 @@ impl PyTerminal {
         env: Option<&Bound<'_, PyAny>>,
         stdin: Option<&Bound<'_, PyAny>>,
         max_output: Option<u64>,
+        tty: Option<(u16, u16)>,
+        stdin_open: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output)?;
+        let mut req = exec_request(py, cmd, timeout, cwd, env, stdin, max_output, tty)?;
+        req.stdin_open = stdin_open;
         let (t, name) = (self.t(py)?, self.name.clone());
         awaitable(py, async move { Ok(Outcome(t.exec_stream(req).await.map(|s| Started(s, name)))) })
     }
@@ -540,6 +551,26 @@ impl PyExecStream {
             // Free, or being read right now: the killer reaches it either way.
             _ => self.control.signal(signum).map_err(|e| to_pyerr(py, e)),
         }
+    }
+
+    /// Writes to the command's stdin (a stream started with stdin_open=True),
+    /// also while another thread or task reads the stream.
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.check_process(py)?;
+        let bytes = crate::convert::data(data, "data")?;
+        self.control.write_stdin(&bytes).map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Ends the command's stdin (EOF; on a pseudo-terminal, ^D).
+    fn close_stdin(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_process(py)?;
+        self.control.close_stdin().map_err(|e| to_pyerr(py, e))
+    }
+
+    /// New size for the command's pseudo-terminal (it gets SIGWINCH).
+    fn resize(&self, py: Python<'_>, rows: u16, cols: u16) -> PyResult<()> {
+        self.check_process(py)?;
+        self.control.resize(rows, cols).map_err(|e| to_pyerr(py, e))
     }
 
     /// Kills the command if it still runs, and ends the stream. Idempotent.

@@ -242,3 +242,19 @@ def test_signal_reaches_a_stream_another_thread_reads(terminal: kled.Terminal) -
     assert events[-1].kind == "exit" and events[-1].exit_code == 3
     with pytest.raises(kled.InvalidArgumentError, match="no such signal"):
         s.signal(0)
+
+
+def test_pseudo_terminal_and_open_stdin(terminal: kled.Terminal) -> None:
+    r = terminal.execute("test -t 1 && stty size; echo e >&2", tty=(30, 100))
+    assert (r.stdout, r.stderr) == ("30 100\r\ne\r\n", "")
+    with terminal.exec_stream("read a; echo got:$a; sleep 0.5; stty size", tty=(24, 80), stdin_open=True) as s:
+        s.write("hi\n")
+        s.resize(40, 120)
+        events = list(s)
+    out = "".join(e.text for e in events if e.kind == "stdout")
+    assert "got:hi\r\n" in out and out.endswith("40 120\r\n"), out
+    with terminal.exec_stream("cat; echo done", stdin_open=True) as s:
+        s.write(b"one ")
+        s.write("two\n")
+        s.close_stdin()
+        assert "".join(e.text for e in s if e.kind == "stdout") == "one two\ndone\n"

@@ -3,7 +3,7 @@
 import os
 from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Dict, Iterator, List, Literal, Optional, Type, Union
+from typing import Any, Dict, Iterator, List, Literal, Optional, Tuple, Type, Union
 
 from typing_extensions import Self
 
@@ -109,6 +109,7 @@ class Terminal:
         env: Optional[Mapping[str, str]] = None,
         stdin: Optional[Data] = None,
         max_output: Optional[int] = None,
+        tty: Optional[Tuple[int, int]] = None,
     ) -> ExecResult:
         """Runs a command (str: shell; list: argv) and returns its result."""
     def execute_async(
@@ -120,6 +121,7 @@ class Terminal:
         env: Optional[Mapping[str, str]] = None,
         stdin: Optional[Data] = None,
         max_output: Optional[int] = None,
+        tty: Optional[Tuple[int, int]] = None,
     ) -> Awaitable[ExecResult]:
         """Awaitable `execute`; cancelling it kills the command."""
     def exec_stream(
@@ -131,6 +133,8 @@ class Terminal:
         env: Optional[Mapping[str, str]] = None,
         stdin: Optional[Data] = None,
         max_output: Optional[int] = None,
+        tty: Optional[Tuple[int, int]] = None,
+        stdin_open: bool = False,
     ) -> ExecStream:
         """Starts a command; iterate the stream for its events."""
     def exec_stream_async(
@@ -142,6 +146,8 @@ class Terminal:
         env: Optional[Mapping[str, str]] = None,
         stdin: Optional[Data] = None,
         max_output: Optional[int] = None,
+        tty: Optional[Tuple[int, int]] = None,
+        stdin_open: bool = False,
     ) -> Awaitable[ExecStream]:
         """Awaitable `exec_stream`."""
     def run_code(
@@ -287,6 +293,12 @@ class ExecStream:
     def __anext__(self) -> Awaitable[ExecEvent]: ...
     def signal(self, signum: int) -> None:
         """Sends a signal to the command's process group, also while another thread or task reads the stream."""
+    def write(self, data: Data) -> None:
+        """Writes to the command's stdin (a stream started with stdin_open=True)."""
+    def close_stdin(self) -> None:
+        """Ends the command's stdin (EOF; on a pseudo-terminal, ^D)."""
+    def resize(self, rows: int, cols: int) -> None:
+        """New size for the command's pseudo-terminal (it gets SIGWINCH)."""
     def close(self) -> None:
         """Kills the command if it still runs; ends the stream."""
     def __enter__(self) -> Self: ...
