@@ -41,6 +41,8 @@ pub struct Running {
     pub stdin: Option<mpsc::Sender<Vec<u8>>>,
     /// The master side of its pseudo-terminal, if it has one (for resizes).
     pub pty: Option<std::os::fd::OwnedFd>,
+    /// A resize asked for before the child existed.
+    pub pending_resize: Option<(u16, u16)>,
 }
 
 pub type RunningMap = Arc<Mutex<HashMap<u32, Running>>>;
@@ -171,10 +173,10 @@ impl Session {
                 } else {
                     (None, None)
                 };
-                self.running
-                    .lock()
-                    .unwrap()
-                    .insert(id, Running { pgid: None, pending_signal: None, stdin: tx, pty: None });
+                self.running.lock().unwrap().insert(
+                    id,
+                    Running { pgid: None, pending_signal: None, stdin: tx, pty: None, pending_resize: None },
+                );
                 let out = self.out.clone();
                 let running = self.running.clone();
                 std::thread::spawn(move || spawn::run(id, s, rx, out, running));
@@ -191,11 +193,16 @@ impl Session {
             }
             Request::Resize { target, rows, cols } => {
                 use std::os::fd::AsRawFd;
-                let running = self.running.lock().unwrap();
-                let r = match running.get(&target).and_then(|r| r.pty.as_ref()) {
-                    Some(fd) => sys::set_winsize(fd.as_raw_fd(), rows, cols),
+                let mut running = self.running.lock().unwrap();
+                let r = match running.get_mut(&target) {
+                    Some(Running { pty: Some(fd), .. }) => sys::set_winsize(fd.as_raw_fd(), rows, cols),
+                    // Not started yet: applied when it is.
+                    Some(Running { pgid: None, pending_resize, .. }) => {
+                        *pending_resize = Some((rows, cols));
+                        Ok(())
+                    }
                     // Ended, or never had a terminal: nothing to resize.
-                    None => Ok(()),
+                    _ => Ok(()),
                 };
                 drop(running);
                 match r {

@@ -25,14 +25,17 @@ pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, run
         Ok((child, pty)) => {
             let pgid = child.id() as i32;
             GROUPS.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid);
-            let pending = {
+            let (pending, resize) = {
                 let mut map = running.lock().unwrap();
-                map.get_mut(&id).and_then(|r| {
+                map.get_mut(&id).map_or((None, None), |r| {
                     r.pgid = Some(pgid);
                     r.pty = pty.as_ref().and_then(|m| m.try_clone().ok());
-                    r.pending_signal.take()
+                    (r.pending_signal.take(), r.pending_resize.take())
                 })
             };
+            if let (Some((rows, cols)), Some(m)) = (resize, &pty) {
+                let _ = sys::set_winsize(m.as_raw_fd(), rows, cols);
+            }
             if let Some(sig) = pending {
                 sys::kill_group(pgid, sig);
             }

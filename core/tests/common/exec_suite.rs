@@ -227,6 +227,12 @@ macro_rules! exec_suite {
                 panic!("no exit")
             }
 
+            // A resize sent the moment the stream starts (before the agent
+            // has even started the process) still lands.
+            let mut s = t.exec_stream(ExecRequest::new("sleep 0.3; stty size").tty(24, 80)).await.unwrap();
+            s.control().resize(50, 132).unwrap();
+            assert_eq!(collect(&mut s).await, ("50 132\r\n".to_string(), Some(0)));
+
             // A terminal with open stdin: typed input, and a resize.
             let script =
                 "read a; echo got:$a; trap 'echo winch' WINCH; echo ready; sleep 1; stty size; read b; echo end:$b";
