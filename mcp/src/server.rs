@@ -1,6 +1,6 @@
 //! The MCP tools: kled's terminals for models.
 
-use crate::cap::{cap, HeadTail, MODEL_KEEP};
+use crate::cap::{cap, Capped, HeadTail, MODEL_KEEP};
 use kled::librechat::{Client, InputFile};
 use kled::{CodeRequest, Error, ErrorKind, ExecEvent, ExecRequest, Manager, Terminal, TerminalInfo};
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -323,6 +323,15 @@ pub struct ExecOutput {
     /// The command ran out of time and was killed with everything it started.
     pub timed_out: bool,
     pub duration_secs: f64,
+    #[serde(flatten)]
+    pub streams: Streams,
+    /// kled stopped collecting output at its per-stream limit, so the end of the output is missing.
+    pub output_limit_reached: bool,
+}
+
+/// stdout and stderr capped for a model, and how much was cut.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Streams {
     /// Standard output: all of it, or its first and last 16 KiB with a note of the cut in between.
     pub stdout: String,
     /// Standard error, capped the same way.
@@ -333,8 +342,29 @@ pub struct ExecOutput {
     /// Bytes of standard output left out of `stdout` (0 when nothing was cut).
     pub stdout_cut_bytes: u64,
     pub stderr_cut_bytes: u64,
-    /// kled stopped collecting output at its per-stream limit, so the end of the output is missing.
-    pub output_limit_reached: bool,
+}
+
+impl Streams {
+    fn of(o: Capped, e: Capped) -> Streams {
+        Streams {
+            stdout: o.text,
+            stderr: e.text,
+            stdout_bytes: o.total,
+            stderr_bytes: e.total,
+            stdout_cut_bytes: o.cut,
+            stderr_cut_bytes: e.cut,
+        }
+    }
+
+    /// Whole outputs, capped.
+    fn capped(stdout: &[u8], stderr: &[u8]) -> Streams {
+        Streams::of(cap(stdout, MODEL_KEEP, "stdout"), cap(stderr, MODEL_KEEP, "stderr"))
+    }
+
+    #[cfg(test)]
+    fn plain(stdout: &str, stderr: &str) -> Streams {
+        Streams::capped(stdout.as_bytes(), stderr.as_bytes())
+    }
 }
 
 /// The outcome of code_interpreter_run.
@@ -345,15 +375,8 @@ pub struct CodeInterpreterRunOutput {
     /// The exit code, when the service reports it.
     pub exit_code: Option<i32>,
     pub duration_secs: f64,
-    /// Standard output: all of it, or its first and last 16 KiB with a note of the cut in between.
-    pub stdout: String,
-    /// Standard error, capped the same way.
-    pub stderr: String,
-    pub stdout_bytes: u64,
-    pub stderr_bytes: u64,
-    /// Bytes of standard output left out of `stdout` (0 when nothing was cut).
-    pub stdout_cut_bytes: u64,
-    pub stderr_cut_bytes: u64,
+    #[serde(flatten)]
+    pub streams: Streams,
     /// The files the run wrote to /mnt/data: pass them in files of the next code_interpreter_run.
     pub files: Vec<CodeFile>,
 }
@@ -577,7 +600,7 @@ fn render_code_run(o: &CodeInterpreterRunOutput) -> String {
         None => format!("finished in {:.3}s (the service gave no exit code)", o.duration_secs),
     };
     let mut text = format!("{status} (Code Interpreter session {})\n", o.session_id);
-    push_streams(&mut text, &o.stdout, &o.stderr);
+    push_streams(&mut text, &o.streams.stdout, &o.streams.stderr);
     if !o.files.is_empty() {
         let names: Vec<&str> = o.files.iter().map(|f| f.name.as_str()).collect();
         text.push_str(&format!(
@@ -638,7 +661,7 @@ fn render_exec(o: &ExecOutput) -> String {
         format!("exit code {} in {:.3}s", o.exit_code.map_or("?".to_string(), |c| c.to_string()), o.duration_secs)
     };
     let mut text = format!("{status} (terminal {})\n", o.terminal);
-    push_streams(&mut text, &o.stdout, &o.stderr);
+    push_streams(&mut text, &o.streams.stdout, &o.streams.stderr);
     if o.output_limit_reached {
         text.push_str("(kled stopped collecting output at its per-stream limit: the end of the output is missing)\n");
     }
@@ -904,19 +927,13 @@ impl KledMcp {
                 }
             }
         };
-        let (o, e) = (out.finish("stdout"), err.finish("stderr"));
         let output = ExecOutput {
             terminal: p.terminal,
             exit_code: status.exit_code,
             signal: status.signal,
             timed_out: status.timed_out,
             duration_secs: status.duration.as_secs_f64(),
-            stdout: o.text,
-            stderr: e.text,
-            stdout_bytes: o.total,
-            stderr_bytes: e.total,
-            stdout_cut_bytes: o.cut,
-            stderr_cut_bytes: e.cut,
+            streams: Streams::of(out.finish("stdout"), err.finish("stderr")),
             output_limit_reached: status.truncated,
         };
         let text = render_exec(&output);
@@ -969,19 +986,13 @@ impl KledMcp {
             Ok(r) => r,
             Err(e) => return core_error(&e, Some(&p.terminal)),
         };
-        let (o, e) = (cap(&r.stdout, MODEL_KEEP, "stdout"), cap(&r.stderr, MODEL_KEEP, "stderr"));
         let output = ExecOutput {
             terminal: p.terminal,
             exit_code: r.exit_code,
             signal: r.signal,
             timed_out: r.timed_out,
             duration_secs: r.duration.as_secs_f64(),
-            stdout: o.text,
-            stderr: e.text,
-            stdout_bytes: o.total,
-            stderr_bytes: e.total,
-            stdout_cut_bytes: o.cut,
-            stderr_cut_bytes: e.cut,
+            streams: Streams::capped(&r.stdout, &r.stderr),
             output_limit_reached: r.truncated,
         };
         let text = render_exec(&output);
@@ -1055,17 +1066,11 @@ impl KledMcp {
             Err(e) => return code_api_error(&e),
         };
         let r = &run.result;
-        let (o, e) = (cap(&r.stdout, MODEL_KEEP, "stdout"), cap(&r.stderr, MODEL_KEEP, "stderr"));
         let output = CodeInterpreterRunOutput {
             session_id: run.output.session_id.clone(),
             exit_code: r.exit_code,
             duration_secs: r.duration.as_secs_f64(),
-            stdout: o.text,
-            stderr: e.text,
-            stdout_bytes: o.total,
-            stderr_bytes: e.total,
-            stdout_cut_bytes: o.cut,
-            stderr_cut_bytes: e.cut,
+            streams: Streams::capped(&r.stdout, &r.stderr),
             files: run
                 .output
                 .inputs()
@@ -1376,12 +1381,7 @@ mod tests {
             session_id: "S".repeat(21),
             exit_code: Some(0),
             duration_secs: 0.25,
-            stdout: "6\n".into(),
-            stderr: String::new(),
-            stdout_bytes: 2,
-            stderr_bytes: 0,
-            stdout_cut_bytes: 0,
-            stderr_cut_bytes: 0,
+            streams: Streams::plain("6\n", ""),
             files: vec![file],
         };
         let t = render_code_run(&o);
@@ -1402,7 +1402,7 @@ mod tests {
         );
         o.exit_code = None;
         o.files.clear();
-        o.stdout.clear();
+        o.streams.stdout.clear();
         let t = render_code_run(&o);
         assert!(t.contains("gave no exit code") && t.ends_with("(no output)\n") && !t.contains("files"), "{t}");
     }
@@ -1415,18 +1415,13 @@ mod tests {
             signal: None,
             timed_out: false,
             duration_secs: 0.5,
-            stdout: "out".into(),
-            stderr: String::new(),
-            stdout_bytes: 3,
-            stderr_bytes: 0,
-            stdout_cut_bytes: 0,
-            stderr_cut_bytes: 0,
+            streams: Streams::plain("out", ""),
             output_limit_reached: false,
         };
         assert_eq!(render_exec(&o), "exit code 3 in 0.500s (terminal dev)\n--- stdout ---\nout\n");
         o.timed_out = true;
         o.exit_code = None;
-        o.stdout.clear();
+        o.streams.stdout.clear();
         assert!(render_exec(&o).starts_with("timed out after 0.5s and was killed"));
         assert!(render_exec(&o).ends_with("(no output)\n"));
     }
