@@ -215,12 +215,12 @@ typedef struct kled_exec_result kled_exec_result;
 /**
  * A running command's output and exit, as they happen.
  *
- * Thread safety: may be used from any thread, but calls on one stream are
- * serialised: a kled_exec_stream_signal waits for a blocked
- * kled_exec_stream_next on another thread to return (use a timeout there).
- * A stream belongs to the process that started it: after fork() the child
- * gets KLED_ERR_INVALID_STATE from it (and may free it, which leaves the
- * parent's command alone).
+ * Thread safety: may be used from any thread. kled_exec_stream_next calls
+ * on one stream are serialised; kled_exec_stream_signal, _write,
+ * _close_stdin and _resize do not wait for a next() blocked on another
+ * thread. A stream belongs to the process that started it: after fork()
+ * the child gets KLED_ERR_INVALID_STATE from it (and may free it, which
+ * leaves the parent's command alone).
  */
 typedef struct kled_exec_stream kled_exec_stream;
 
@@ -723,14 +723,44 @@ kled_status kled_exec_stream_next(struct kled_exec_stream *stream,
                                   struct kled_event *event_out);
 
 /**
- * Sends a signal (e.g. 15 for SIGTERM) to the command's process group.
- * The exit then arrives through kled_exec_stream_next.
+ * Sends a signal (e.g. 15 for SIGTERM) to the command's process group,
+ * also while another thread waits in kled_exec_stream_next. The exit then
+ * arrives through kled_exec_stream_next.
  *
  * Errors: KLED_ERR_NULL_ARGUMENT; KLED_ERR_INVALID_ARGUMENT (not a signal
  * number); KLED_ERR_INVALID_STATE (the stream already gave its exit, or was
  * inherited over fork()); KLED_ERR_AGENT (connection lost).
  */
 kled_status kled_exec_stream_signal(struct kled_exec_stream *stream, int32_t signal);
+
+/**
+ * Writes `len` bytes to the command's stdin. The stream must have been
+ * started with `"stdin_open": true` in its spec; `data` may be NULL when
+ * `len` is 0.
+ *
+ * Errors: KLED_ERR_NULL_ARGUMENT; KLED_ERR_INVALID_STATE (exited, or
+ * inherited over fork()); KLED_ERR_INVALID_ARGUMENT on a neovim terminal;
+ * KLED_ERR_AGENT (connection lost).
+ */
+kled_status kled_exec_stream_write(struct kled_exec_stream *stream,
+                                   const uint8_t *data,
+                                   size_t len);
+
+/**
+ * Ends the command's stdin (EOF; on a pseudo-terminal, ^D).
+ *
+ * Errors: as kled_exec_stream_write.
+ */
+kled_status kled_exec_stream_close_stdin(struct kled_exec_stream *stream);
+
+/**
+ * Sets the size of the command's pseudo-terminal (a spec with
+ * `"tty": {"rows": R, "cols": C}`); the command gets SIGWINCH.
+ *
+ * Errors: KLED_ERR_INVALID_ARGUMENT for a zero size or a neovim terminal;
+ * otherwise as kled_exec_stream_write.
+ */
+kled_status kled_exec_stream_resize(struct kled_exec_stream *stream, uint16_t rows, uint16_t cols);
 
 /**
  * Frees a stream. If the command has not exited yet, it is killed (its

@@ -4,7 +4,7 @@ use crate::args::{json, put};
 use crate::guard::{Failure, Result};
 use crate::runtime::{block_on, keep_forever};
 use crate::status::*;
-use kled_core::{ExecEvent, ExecRequest, ExecResult, ExecStream, ExitStatus};
+use kled_core::{ExecControl, ExecEvent, ExecRequest, ExecResult, ExecStream, ExitStatus};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -227,24 +227,38 @@ struct StreamState {
 
 /// A running command's output and exit, as they happen.
 ///
-/// Thread safety: may be used from any thread, but calls on one stream are
-/// serialised: a kled_exec_stream_signal waits for a blocked
-/// kled_exec_stream_next on another thread to return (use a timeout there).
-/// A stream belongs to the process that started it: after fork() the child
-/// gets KLED_ERR_INVALID_STATE from it (and may free it, which leaves the
-/// parent's command alone).
+/// Thread safety: may be used from any thread. kled_exec_stream_next calls
+/// on one stream are serialised; kled_exec_stream_signal, _write,
+/// _close_stdin and _resize do not wait for a next() blocked on another
+/// thread. A stream belongs to the process that started it: after fork()
+/// the child gets KLED_ERR_INVALID_STATE from it (and may free it, which
+/// leaves the parent's command alone).
 pub struct kled_exec_stream {
     pid: u32,
     state: Mutex<StreamState>,
+    control: ExecControl,
 }
 
 impl kled_exec_stream {
     pub(crate) fn boxed(stream: ExecStream) -> *mut kled_exec_stream {
+        let control = stream.control();
         let state = StreamState { stream, chunk: Vec::new(), done: false };
-        Box::into_raw(Box::new(kled_exec_stream { pid: std::process::id(), state: Mutex::new(state) }))
+        Box::into_raw(Box::new(kled_exec_stream { pid: std::process::id(), state: Mutex::new(state), control }))
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, StreamState>> {
+    /// The control handle, in the process that owns the stream. An exited
+    /// command is an error only when that is known without waiting.
+    fn control(&self) -> Result<&ExecControl> {
+        self.check_process()?;
+        if let Ok(state) = self.state.try_lock() {
+            if state.done {
+                return Err(Failure::new(KLED_ERR_INVALID_STATE, "the command has already exited"));
+            }
+        }
+        Ok(&self.control)
+    }
+
+    fn check_process(&self) -> Result<()> {
         if self.pid != std::process::id() {
             return Err(Failure::new(
                 KLED_ERR_INVALID_STATE,
@@ -254,6 +268,11 @@ impl kled_exec_stream {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, StreamState>> {
+        self.check_process()?;
         // A panic while it was held leaves a state that is still consistent.
         Ok(self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
@@ -328,8 +347,9 @@ fn lend_chunk(state: &mut StreamState, chunk: Vec<u8>, kind: kled_event_kind) ->
     kled_event { data: lend(&state.chunk), len: state.chunk.len(), ..kled_event::bare(kind) }
 }
 
-/// Sends a signal (e.g. 15 for SIGTERM) to the command's process group.
-/// The exit then arrives through kled_exec_stream_next.
+/// Sends a signal (e.g. 15 for SIGTERM) to the command's process group,
+/// also while another thread waits in kled_exec_stream_next. The exit then
+/// arrives through kled_exec_stream_next.
 ///
 /// Errors: KLED_ERR_NULL_ARGUMENT; KLED_ERR_INVALID_ARGUMENT (not a signal
 /// number); KLED_ERR_INVALID_STATE (the stream already gave its exit, or was
@@ -341,11 +361,58 @@ pub unsafe extern "C" fn kled_exec_stream_signal(stream: *mut kled_exec_stream, 
             return Err(Failure::invalid(format!("{signal} is not a signal number")));
         }
         // SAFETY: checked non-NULL; a live stream.
-        let state = unsafe { &*stream }.lock()?;
-        if state.done {
-            return Err(Failure::new(KLED_ERR_INVALID_STATE, "the command has already exited"));
+        unsafe { &*stream }.control()?.signal(signal)?;
+        Ok(KLED_OK)
+    })
+}
+
+/// Writes `len` bytes to the command's stdin. The stream must have been
+/// started with `"stdin_open": true` in its spec; `data` may be NULL when
+/// `len` is 0.
+///
+/// Errors: KLED_ERR_NULL_ARGUMENT; KLED_ERR_INVALID_STATE (exited, or
+/// inherited over fork()); KLED_ERR_INVALID_ARGUMENT on a neovim terminal;
+/// KLED_ERR_AGENT (connection lost).
+#[no_mangle]
+pub unsafe extern "C" fn kled_exec_stream_write(
+    stream: *mut kled_exec_stream,
+    data: *const u8,
+    len: usize,
+) -> kled_status {
+    ffi!([stream] {
+        // SAFETY: per the contract, `len` readable bytes at `data`.
+        let data = unsafe { crate::args::bytes(data, len, "data")? };
+        // SAFETY: checked non-NULL; a live stream.
+        unsafe { &*stream }.control()?.write_stdin(data)?;
+        Ok(KLED_OK)
+    })
+}
+
+/// Ends the command's stdin (EOF; on a pseudo-terminal, ^D).
+///
+/// Errors: as kled_exec_stream_write.
+#[no_mangle]
+pub unsafe extern "C" fn kled_exec_stream_close_stdin(stream: *mut kled_exec_stream) -> kled_status {
+    ffi!([stream] {
+        // SAFETY: checked non-NULL; a live stream.
+        unsafe { &*stream }.control()?.close_stdin()?;
+        Ok(KLED_OK)
+    })
+}
+
+/// Sets the size of the command's pseudo-terminal (a spec with
+/// `"tty": {"rows": R, "cols": C}`); the command gets SIGWINCH.
+///
+/// Errors: KLED_ERR_INVALID_ARGUMENT for a zero size or a neovim terminal;
+/// otherwise as kled_exec_stream_write.
+#[no_mangle]
+pub unsafe extern "C" fn kled_exec_stream_resize(stream: *mut kled_exec_stream, rows: u16, cols: u16) -> kled_status {
+    ffi!([stream] {
+        if rows == 0 || cols == 0 {
+            return Err(Failure::invalid(format!("{rows}x{cols} is not a terminal size")));
         }
-        state.stream.signal(signal)?;
+        // SAFETY: checked non-NULL; a live stream.
+        unsafe { &*stream }.control()?.resize(rows, cols)?;
         Ok(KLED_OK)
     })
 }

@@ -399,6 +399,60 @@ static void test_stream(kled_terminal *t) {
     CHECK(s == NULL);
 }
 
+struct blocked_next {
+    kled_exec_stream *s;
+    kled_exit exit;
+};
+
+static void *next_until_exit(void *arg) {
+    struct blocked_next *b = arg;
+    char out[64], err[64];
+    b->exit = drain(b->s, out, sizeof out, err, sizeof err);
+    return NULL;
+}
+
+/* Open stdin, pseudo-terminals and resizes; a signal to a stream whose
+ * next() blocks on another thread. */
+static void test_stream_control(kled_terminal *t) {
+    kled_exec_stream *s = NULL;
+    char out[256], err[256];
+
+    CHECK_OK(kled_terminal_exec_stream(t, "{\"command\": \"cat; echo done\", \"stdin_open\": true}", &s));
+    CHECK_OK(kled_exec_stream_write(s, (const uint8_t *)"one ", 4));
+    CHECK_OK(kled_exec_stream_write(s, NULL, 0));
+    CHECK_OK(kled_exec_stream_write(s, (const uint8_t *)"two\n", 4));
+    CHECK_STATUS(kled_exec_stream_write(s, NULL, 3), KLED_ERR_NULL_ARGUMENT);
+    CHECK_OK(kled_exec_stream_close_stdin(s));
+    kled_exit e = drain(s, out, sizeof out, err, sizeof err);
+    CHECK(strcmp(out, "one two\ndone\n") == 0 && e.has_exit_code && e.exit_code == 0);
+    CHECK_STATUS(kled_exec_stream_write(s, (const uint8_t *)"x", 1), KLED_ERR_INVALID_STATE);
+    kled_exec_stream_free(s);
+
+    /* A terminal of 30x100, resized before the command looks. */
+    CHECK_OK(kled_terminal_exec_stream(
+        t, "{\"command\": \"sleep 0.3; stty size; echo e >&2\", \"tty\": {\"rows\": 30, \"cols\": 100}}", &s));
+    CHECK_STATUS(kled_exec_stream_resize(s, 0, 80), KLED_ERR_INVALID_ARGUMENT);
+    CHECK_OK(kled_exec_stream_resize(s, 50, 132));
+    e = drain(s, out, sizeof out, err, sizeof err);
+    CHECK(strcmp(out, "50 132\r\ne\r\n") == 0 && err[0] == '\0' && e.has_exit_code && e.exit_code == 0);
+    kled_exec_stream_free(s);
+
+    /* signal() does not wait for a next() blocked on another thread. */
+    struct blocked_next b = {NULL, {0}};
+    CHECK_OK(kled_terminal_exec_stream(t, "\"sleep 30\"", &b.s));
+    pthread_t reader;
+    CHECK(pthread_create(&reader, NULL, next_until_exit, &b) == 0);
+    sleep_ms(200);
+    CHECK_OK(kled_exec_stream_signal(b.s, 15));
+    CHECK(pthread_join(reader, NULL) == 0);
+    CHECK(b.exit.has_signal && b.exit.signal == 15);
+    kled_exec_stream_free(b.s);
+
+    CHECK_STATUS(kled_exec_stream_write(NULL, NULL, 0), KLED_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(kled_exec_stream_close_stdin(NULL), KLED_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(kled_exec_stream_resize(NULL, 1, 1), KLED_ERR_NULL_ARGUMENT);
+}
+
 /* kled_terminal_run_code_with on a started local terminal: args, stdin,
  * timeout, and requests refused before anything runs. */
 static void test_run_code_with(kled_terminal *t) {
@@ -921,6 +975,7 @@ int main(void) {
             test_run_code_with(t);
             test_files(t);
             test_stream(t);
+            test_stream_control(t);
             test_null_arguments(m, t);
             test_invalid_utf8(m, t);
             test_hostile_json(m, t);
