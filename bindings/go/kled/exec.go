@@ -116,6 +116,8 @@ type execSpec struct {
 	Cwd         *string           `json:"cwd,omitempty"`
 	TimeoutSecs *float64          `json:"timeout_secs,omitempty"`
 	MaxOutput   *uint64           `json:"max_output,omitempty"`
+	Tty         *ttySize          `json:"tty,omitempty"`
+	StdinOpen   bool              `json:"stdin_open,omitempty"`
 	stdin       []byte
 	hasStdin    bool
 }
@@ -148,6 +150,21 @@ func WithStdin(data []byte) ExecOption {
 
 // WithMaxOutput caps each of stdout and stderr at n bytes (default 16 MiB).
 func WithMaxOutput(n uint64) ExecOption { return func(s *execSpec) { s.MaxOutput = &n } }
+
+type ttySize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
+
+// WithTTY runs the command on a pseudo-terminal of rows x cols: stdout and
+// stderr merge, lines end in "\r\n". Resize it with Stream.Resize.
+func WithTTY(rows, cols uint16) ExecOption {
+	return func(s *execSpec) { s.Tty = &ttySize{Rows: rows, Cols: cols} }
+}
+
+// WithOpenStdin keeps a stream's stdin open (after WithStdin's data, if
+// any): write with Stream.Write, end it with Stream.CloseStdin.
+func WithOpenStdin() ExecOption { return func(s *execSpec) { s.StdinOpen = true } }
 
 // build checks the spec's strings (encoding/json would mangle invalid UTF-8)
 // and encodes it for C.

@@ -621,3 +621,58 @@ func TestFinalizersFreeForgottenHandles(t *testing.T) {
 		t.Fatalf("live handles %d after GC, want %d", n, before)
 	}
 }
+
+func TestStreamControl(t *testing.T) {
+	m := newManager(t)
+	term := startLocal(t, m, "control", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	collect := func(s *Stream) (string, ExitStatus) {
+		var out strings.Builder
+		for {
+			ev, err := s.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch ev.Kind {
+			case EventStdout, EventStderr:
+				out.Write(ev.Data)
+			case EventExit:
+				return out.String(), ev.Exit
+			}
+		}
+	}
+
+	s, err := term.Stream("cat; echo done", WithOpenStdin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := io.WriteString(s, "one "); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("two\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseStdin(); err != nil {
+		t.Fatal(err)
+	}
+	if out, st := collect(s); out != "one two\ndone\n" || st.ExitCode != 0 {
+		t.Fatalf("%q %+v", out, st)
+	}
+
+	p, err := term.Stream("sleep 0.3; stty size", WithTTY(24, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Resize(0, 80); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatal(err)
+	}
+	if err := p.Resize(50, 132); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := collect(p); out != "50 132\r\n" {
+		t.Fatalf("%q", out)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // EventKind says what a stream Event carries.
@@ -122,6 +123,37 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 func (s *Stream) Signal(sig syscall.Signal) error {
 	return s.with(func(p *C.kled_exec_stream) error {
 		return call(func() C.kled_status { return C.kled_exec_stream_signal(p, C.int32_t(sig)) })
+	})
+}
+
+// Write sends p to the command's stdin (a stream started WithOpenStdin),
+// also while another goroutine waits in Next.
+func (s *Stream) Write(p []byte) (int, error) {
+	err := s.with(func(ptr *C.kled_exec_stream) error {
+		var data *C.uint8_t
+		if len(p) > 0 {
+			data = (*C.uint8_t)(unsafe.Pointer(&p[0]))
+		}
+		return call(func() C.kled_status { return C.kled_exec_stream_write(ptr, data, C.size_t(len(p))) })
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// CloseStdin ends the command's stdin (EOF; on a pseudo-terminal, ^D).
+func (s *Stream) CloseStdin() error {
+	return s.with(func(p *C.kled_exec_stream) error {
+		return call(func() C.kled_status { return C.kled_exec_stream_close_stdin(p) })
+	})
+}
+
+// Resize sets the size of the command's pseudo-terminal (WithTTY); the
+// command gets SIGWINCH.
+func (s *Stream) Resize(rows, cols uint16) error {
+	return s.with(func(p *C.kled_exec_stream) error {
+		return call(func() C.kled_status { return C.kled_exec_stream_resize(p, C.uint16_t(rows), C.uint16_t(cols)) })
 	})
 }
 
