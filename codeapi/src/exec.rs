@@ -66,6 +66,9 @@ pub async fn exec(srv: &Inner, key: KeyId, body: ExecBody) -> Result<ExecOutput,
     };
     st.sandbox_used = Instant::now();
     let (files, notes) = collect_outputs(srv, &session, &mut st, &before).await;
+    // A session's TTL runs from the end of its last use, not the start: a
+    // long run (or a sandbox replaced mid-way) must not age it.
+    session.touch();
     let limit = srv.cfg.limits.max_output;
     let stdout = cap(&result.stdout, limit, "stdout");
     let mut stderr = cap(&result.stderr, limit, "stderr");
