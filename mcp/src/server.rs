@@ -579,6 +579,30 @@ fn check_id(what: &str, id: &str) -> Result<(), CallToolResult> {
     ))
 }
 
+/// Waits for `work`, telling the client "`doing` for Ns" every
+/// PROGRESS_EVERY when it asked for progress. None when the client
+/// cancelled the call: `work` is dropped then.
+async fn await_reporting<F: std::future::Future>(
+    ctx: &RequestContext<RoleServer>,
+    doing: &str,
+    work: F,
+) -> Option<F::Output> {
+    let reporter = Reporter::new(ctx);
+    let started = Instant::now();
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ctx.ct.cancelled() => return None,
+            _ = tick.tick(), if reporter.wanted() => {
+                reporter.report(format!("{doing} for {}s", started.elapsed().as_secs())).await;
+            }
+            r = &mut work => return Some(r),
+        }
+    }
+}
+
 /// The two streams under headings, or a plain "(no output)".
 fn push_streams(text: &mut String, stdout: &str, stderr: &str) {
     for (name, body) in [("stdout", stdout), ("stderr", stderr)] {
@@ -963,24 +987,10 @@ impl KledMcp {
         };
         let mut req = CodeRequest::new(p.lang, p.code);
         req.timeout = Some(timeout);
-        let reporter = Reporter::new(&ctx);
-        let started = Instant::now();
-        let run = t.run_code_with(req);
-        tokio::pin!(run);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let result = loop {
-            tokio::select! {
-                _ = ctx.ct.cancelled() => {
-                    // Dropping the future drops its exec, which kills the program.
-                    tracing::info!(terminal = %p.terminal, "run_code cancelled by the client");
-                    return tool_error("cancelled", "The call was cancelled; the program was killed.".into());
-                }
-                _ = tick.tick(), if reporter.wanted() => {
-                    reporter.report(format!("running for {}s", started.elapsed().as_secs())).await;
-                }
-                r = &mut run => break r,
-            }
+        // Dropping the run on cancellation drops its exec, which kills the program.
+        let Some(result) = await_reporting(&ctx, "running", t.run_code_with(req)).await else {
+            tracing::info!(terminal = %p.terminal, "run_code cancelled by the client");
+            return tool_error("cancelled", "The call was cancelled; the program was killed.".into());
         };
         let r = match result {
             Ok(r) => r,
@@ -1040,26 +1050,13 @@ impl KledMcp {
         let mut req = CodeRequest::new(p.lang, p.code);
         req.args = p.args.unwrap_or_default();
         req.timeout = deadline;
-        let reporter = Reporter::new(&ctx);
-        let started = Instant::now();
         let run = client.run_code(&req, files.into_iter().map(InputFile::from).collect(), p.session_id);
-        tokio::pin!(run);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let result = loop {
-            tokio::select! {
-                _ = ctx.ct.cancelled() => {
-                    tracing::info!("code_interpreter_run cancelled by the client");
-                    return tool_error(
-                        "cancelled",
-                        "The call was cancelled; kled stopped waiting (the service may still finish the run).".into(),
-                    );
-                }
-                _ = tick.tick(), if reporter.wanted() => {
-                    reporter.report(format!("waiting for the Code Interpreter for {}s", started.elapsed().as_secs())).await;
-                }
-                r = &mut run => break r,
-            }
+        let Some(result) = await_reporting(&ctx, "waiting for the Code Interpreter", run).await else {
+            tracing::info!("code_interpreter_run cancelled by the client");
+            return tool_error(
+                "cancelled",
+                "The call was cancelled; kled stopped waiting (the service may still finish the run).".into(),
+            );
         };
         let run = match result {
             Ok(r) => r,
