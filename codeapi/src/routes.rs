@@ -169,11 +169,8 @@ async fn list_files(
     Extension(key): Extension<KeyId>,
     Path(sid): Path<String>,
     Query(q): Query<Detail>,
-) -> Response {
-    let session = match srv.store.get(&sid, key) {
-        Ok(s) => s,
-        Err(f) => return f.into_response(),
-    };
+) -> Result<Response, Failure> {
+    let session = srv.store.get(&sid, key)?;
     let full = q.detail.as_deref() == Some("full");
     let st = session.state.lock().await;
     let list: Vec<FileInfo> = st
@@ -205,51 +202,42 @@ async fn list_files(
             info
         })
         .collect();
-    Json(list).into_response()
+    Ok(Json(list).into_response())
 }
 
 async fn download(
     State(srv): Srv,
     Extension(key): Extension<KeyId>,
     Path((sid, fid)): Path<(String, String)>,
-) -> Response {
-    let session = match srv.store.get(&sid, key) {
-        Ok(s) => s,
-        Err(f) => return f.into_response(),
-    };
-    let file = session.state.lock().await.files.get(&fid).cloned();
-    let Some(file) = file else {
-        return Failure::not_found(format!("no file {fid:?} in session {sid:?}")).into_response();
-    };
-    match srv.store.read(&sid, &file).await {
-        Ok(data) => {
-            let mut r = data.into_response();
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&file.name)));
-            let ascii: String =
-                file.name.chars().map(|c| if c.is_ascii_graphic() && c != '"' || c == ' ' { c } else { '_' }).collect();
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            r
-        }
-        Err(e) => Failure::internal(&e).into_response(),
+) -> Result<Response, Failure> {
+    let session = srv.store.get(&sid, key)?;
+    let file = session.state.lock().await.files.get(&fid).cloned().ok_or_else(|| missing(&sid, &fid))?;
+    let data = srv.store.read(&sid, &file).await.map_err(|e| Failure::internal(&e))?;
+    let mut r = data.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&file.name)));
+    let ascii: String =
+        file.name.chars().map(|c| if c.is_ascii_graphic() && c != '"' || c == ' ' { c } else { '_' }).collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
+    Ok(r)
+}
+
+fn missing(sid: &str, fid: &str) -> Failure {
+    Failure::not_found(format!("no file {fid:?} in session {sid:?}"))
 }
 
 async fn delete_file(
     State(srv): Srv,
     Extension(key): Extension<KeyId>,
     Path((sid, fid)): Path<(String, String)>,
-) -> Response {
-    let session = match srv.store.get(&sid, key) {
-        Ok(s) => s,
-        Err(f) => return f.into_response(),
-    };
+) -> Result<Response, Failure> {
+    let session = srv.store.get(&sid, key)?;
     let mut st = session.state.lock().await;
     let name = st.files.get(&fid).map(|f| f.name.clone());
     if !srv.store.delete(&sid, &mut st, &fid) {
-        return Failure::not_found(format!("no file {fid:?} in session {sid:?}")).into_response();
+        return Err(missing(&sid, &fid));
     }
     // Out of the sandbox too, so the next run does not see it.
     if let (Some(name), Some(sb)) = (name, st.sandbox.as_ref()) {
@@ -266,7 +254,7 @@ async fn delete_file(
             st.synced.remove(&name);
         }
     }
-    Json(serde_json::json!({"message": "success"})).into_response()
+    Ok(Json(serde_json::json!({"message": "success"})).into_response())
 }
 
 fn content_type(name: &str) -> &'static str {
