@@ -37,6 +37,8 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 /// Seconds `stop` gives the container before the engine kills it (the
 /// agent init exits on SIGTERM at once).
 const STOP_GRACE: i32 = 5;
+/// The pids limit of a container whose options name none.
+pub const DEFAULT_PIDS_LIMIT: u32 = 1024;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +49,11 @@ pub struct ContainerOptions {
     /// MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
+    /// Most processes (and threads) the container may hold at once; default
+    /// [`DEFAULT_PIDS_LIMIT`]. Every container gets a limit: a fork bomb in a
+    /// sandbox without one filled the host's pid table (ENGINE-NOTES).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u32>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// `HOST:CONTAINER[:ro]` binds or `VOLUME:CONTAINER` named volumes.
@@ -337,6 +344,9 @@ impl Runtime for ContainerRuntime {
         if opts.memory == Some(0) {
             return Err(Error::invalid("memory must be a positive number of MiB"));
         }
+        if opts.pids == Some(0) {
+            return Err(Error::invalid("pids must be a positive number of processes"));
+        }
         if self.kind == Kind::Container && (opts.kata_config_path.is_some() || opts.debug) {
             return Err(Error::invalid("kata_config_path and debug apply to isolated kinds (gvisor, kata) only"));
         }
@@ -403,6 +413,7 @@ impl Runtime for ContainerRuntime {
         let host = HostConfig {
             nano_cpus: opts.cpus.map(|c| (c * 1e9) as i64),
             memory: opts.memory.map(|m| (m * 1024 * 1024) as i64),
+            pids_limit: Some(i64::from(opts.pids.unwrap_or(DEFAULT_PIDS_LIMIT))),
             binds: (!binds.is_empty()).then_some(binds),
             network_mode: opts.network.clone(),
             runtime: oci_runtime.clone(),
