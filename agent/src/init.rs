@@ -16,9 +16,14 @@ extern "C" fn on_terminate(_: libc::c_int) {
     unsafe { libc::_exit(0) }
 }
 
-fn spawn_listener(socket: &str) -> Option<i32> {
+fn spawn_listener(socket: &str, allowed: &[u32]) -> Option<i32> {
     let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-    match Command::new(exe).args(["--listen", socket]).spawn() {
+    let mut cmd = Command::new(exe);
+    cmd.args(["--listen", socket]);
+    for uid in allowed {
+        cmd.arg("--allow-uid").arg(uid.to_string());
+    }
+    match cmd.spawn() {
         Ok(child) => Some(child.id() as i32),
         Err(e) => {
             eprintln!("kled-agent --init: cannot start the listener: {e}");
@@ -27,14 +32,14 @@ fn spawn_listener(socket: &str) -> Option<i32> {
     }
 }
 
-pub fn run(listen: Option<String>) -> ! {
+pub fn run(listen: Option<String>, allowed: &[u32]) -> ! {
     // SAFETY: installing a handler that only calls _exit.
     unsafe {
         for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             libc::signal(sig, on_terminate as *const () as libc::sighandler_t);
         }
     }
-    let mut listener = listen.as_deref().and_then(spawn_listener);
+    let mut listener = listen.as_deref().and_then(|s| spawn_listener(s, allowed));
     loop {
         // SAFETY: waitpid on any child with a null status pointer.
         let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
@@ -46,7 +51,7 @@ pub fn run(listen: Option<String>) -> ! {
         }
         if Some(pid) == listener {
             std::thread::sleep(Duration::from_millis(100));
-            listener = listen.as_deref().and_then(spawn_listener);
+            listener = listen.as_deref().and_then(|s| spawn_listener(s, allowed));
         }
     }
 }

@@ -3,12 +3,19 @@
 
 use crate::session::Session;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::OnceLock;
 
 static SOCKET: OnceLock<String> = OnceLock::new();
 
-pub fn run(path: &str, daemon: bool, log: Option<&str>) -> Result<(), String> {
+/// Serves `path`. Only peers running as this user, as root, or as one of the
+/// `allowed` uids may talk to the agent (checked with SO_PEERCRED on every
+/// connection): the socket's directory is private, and this is the second
+/// lock on the same door.
+pub fn run(path: &str, daemon: bool, log: Option<&str>, allowed: &[u32]) -> Result<(), String> {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
     let listener = bind(path).map_err(|e| format!("cannot listen on {path}: {e}"))?;
     let _ = SOCKET.set(path.to_string());
     // Bound before detaching: once the starter sees us exit, connects succeed.
@@ -18,6 +25,17 @@ pub fn run(path: &str, daemon: bool, log: Option<&str>) -> Result<(), String> {
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
+                match crate::sys::peer_uid(stream.as_raw_fd()) {
+                    Ok(uid) if uid == me || uid == 0 || allowed.contains(&uid) => {}
+                    Ok(uid) => {
+                        eprintln!("kled-agent: refused a connection from uid {uid}");
+                        continue;
+                    }
+                    Err(e) => {
+                        eprintln!("kled-agent: cannot check a peer's uid, refused: {e}");
+                        continue;
+                    }
+                }
                 std::thread::spawn(move || {
                     let Ok(writer) = stream.try_clone() else { return };
                     Session::serve(stream, writer);

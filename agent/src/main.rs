@@ -14,11 +14,12 @@ mod sys;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: kled-agent --stdio
-       kled-agent --listen SOCKET [--daemon] [--log FILE]
-       kled-agent --init [--listen SOCKET]
+       kled-agent --listen SOCKET [--daemon] [--log FILE] [--allow-uid UID]...
+       kled-agent --init [--listen SOCKET [--allow-uid UID]...]
 
 Speaks the kled agent protocol on stdin/stdout, or on a unix socket.
---init: be a container's PID 1 (reap orphans, exit on SIGTERM).";
+--init: be a container's PID 1 (reap orphans, exit on SIGTERM).
+--allow-uid: a uid besides our own and root's that may connect to SOCKET.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let mut log = None;
     let mut stdio = false;
     let mut init = false;
+    let mut allowed = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -35,6 +37,13 @@ fn main() -> ExitCode {
             "--daemon" => daemon = true,
             "--listen" => listen = it.next().cloned(),
             "--log" => log = it.next().cloned(),
+            "--allow-uid" => match it.next().and_then(|u| u.parse::<u32>().ok()) {
+                Some(uid) => allowed.push(uid),
+                None => {
+                    eprintln!("kled-agent: --allow-uid takes a numeric uid\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "--version" => {
                 println!("kled-agent {} (protocol {})", env!("CARGO_PKG_VERSION"), kled_protocol::PROTOCOL_VERSION);
                 return ExitCode::SUCCESS;
@@ -46,14 +55,14 @@ fn main() -> ExitCode {
         }
     }
     if init {
-        init::run(listen);
+        init::run(listen, &allowed);
     }
     let result = match (stdio, listen) {
         (true, None) => {
             session::Session::serve(std::io::stdin().lock(), std::io::stdout());
             Ok(())
         }
-        (false, Some(path)) => listen::run(&path, daemon, log.as_deref()),
+        (false, Some(path)) => listen::run(&path, daemon, log.as_deref(), &allowed),
         _ => Err(USAGE.to_string()),
     };
     match result {

@@ -31,6 +31,7 @@ pub mod librechat;
 mod manager;
 mod name;
 mod nvim;
+mod private_dir;
 pub mod protocol;
 mod providers;
 mod runtime;
@@ -40,7 +41,10 @@ mod terminal;
 pub use bulk::{BulkRequest, Progress, DEFAULT_BULK_CONCURRENCY, MAX_BULK};
 pub use config::{Config, Secret};
 pub use error::{Error, ErrorKind, Result};
-pub use exec::{Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, TtySize, DEFAULT_MAX_OUTPUT};
+pub use exec::{
+    timeout_from_secs, Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, TtySize, DEFAULT_MAX_OUTPUT,
+    MAX_TIMEOUT_SECS,
+};
 pub use kind::Kind;
 pub use manager::{Listing, Manager};
 pub use name::{validate_name, MAX_NAME_LEN};

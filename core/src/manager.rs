@@ -117,7 +117,13 @@ impl Manager {
             let _ = self.inner.state.delete(name);
             return Err(e);
         }
-        self.inner.state.save(&record)?;
+        if let Err(e) = self.inner.state.save(&record) {
+            // A full disk, say: undo what the runtime made, so a failed
+            // create leaves neither a record nor a container behind.
+            let _ = runtime.remove(&self.ctx(), &record).await;
+            let _ = self.inner.state.delete(name);
+            return Err(e);
+        }
         tracing::info!(terminal = name, %kind, "created");
         Ok(Terminal::new(self.clone(), name, kind))
     }

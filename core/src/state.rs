@@ -109,7 +109,19 @@ pub struct StateDir {
 }
 
 /// An exclusive flock, released on drop.
-pub struct LockGuard(#[allow(dead_code)] File);
+pub struct LockGuard {
+    #[allow(dead_code)] // held for its flock
+    file: File,
+    path: PathBuf,
+}
+
+impl LockGuard {
+    /// Deletes the lock file while holding it (the name is going away).
+    /// Waiters notice and lock a fresh file: see [`StateDir::lock`].
+    pub fn unlink(&self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
 
 impl StateDir {
     /// `$KLED_HOME`, else `$XDG_STATE_HOME/kled`, else `~/.local/state/kled`.
@@ -127,6 +139,7 @@ impl StateDir {
     }
 
     pub fn open(root: PathBuf) -> Result<StateDir> {
+        crate::private_dir::own_root(&root)?;
         let dir = StateDir { root };
         for sub in ["terminals", "locks"] {
             dir.subdir(sub)?;
@@ -238,6 +251,7 @@ impl StateDir {
 
     /// Every readable record, sorted by name, and every unreadable one by name.
     pub fn list(&self) -> Result<(Vec<Record>, Vec<BadRecord>)> {
+        self.sweep_temps();
         let dir = self.root.join("terminals");
         let entries = fs::read_dir(&dir).map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
         let mut names: Vec<String> = entries
@@ -262,34 +276,107 @@ impl StateDir {
     }
 
     /// Takes the lifecycle lock of `name`, blocking until it is free.
-    /// Lock files stay behind after `remove`: deleting one while another
-    /// process waits on it would let two processes hold "the" lock at once.
+    ///
+    /// `remove` deletes the lock file while it holds the lock (so lock files
+    /// do not pile up). A process that was waiting on the old file then holds
+    /// a lock nobody else can see, so after every flock the file at the path
+    /// must still be the one locked; if not, it locks the new one.
     pub fn lock(&self, name: &str) -> Result<LockGuard> {
+        use std::os::unix::fs::MetadataExt;
         let path = self.root.join("locks").join(format!("{name}.lock"));
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::io(format!("cannot open lock {}", path.display()), e))?;
         loop {
+            let f = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| Error::io(format!("cannot open lock {}", path.display()), e))?;
             // SAFETY: flock on an fd we own.
             let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-            if rc == 0 {
-                return Ok(LockGuard(f));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
+            if rc != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
                 return Err(Error::io(format!("cannot lock {}", path.display()), e));
+            }
+            let held = f.metadata().map_err(|e| Error::io(format!("cannot inspect lock {}", path.display()), e))?;
+            match fs::metadata(&path) {
+                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
+                    return Ok(LockGuard { file: f, path });
+                }
+                // Removed (or replaced) while we waited: lock the current one.
+                _ => continue,
+            }
+        }
+    }
+
+    /// Deletes temporary record files left by a process that died between
+    /// writing and renaming one: a dead writer, and at least a minute old
+    /// (a writer in another pid namespace may look dead from here).
+    fn sweep_temps(&self) {
+        let dir = self.root.join("terminals");
+        let Ok(entries) = fs::read_dir(&dir) else { return };
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = temp_writer(&n) else { continue };
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| t.elapsed().unwrap_or_default() > std::time::Duration::from_secs(60))
+                .unwrap_or(false);
+            // SAFETY: signal 0 only checks that the pid exists.
+            let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+                || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            if old && !alive {
+                let _ = fs::remove_file(e.path());
             }
         }
     }
 }
 
+/// The writer's pid of a temporary record file `.NAME.PID.N.tmp`.
+fn temp_writer(file: &str) -> Option<u32> {
+    let inner = file.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = inner.rsplitn(3, '.');
+    let _seq: u64 = parts.next()?.parse().ok()?;
+    parts.next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_files_go_with_their_terminal_and_stale_temps_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StateDir::open(tmp.path().to_path_buf()).unwrap();
+        let guard = dir.lock("gone").unwrap();
+        // A second taker waits on the same file...
+        let waiter = {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let g = dir.lock("gone").unwrap();
+                // ...and must end up holding the file that is there now.
+                std::fs::metadata(&g.path).is_ok()
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        guard.unlink();
+        drop(guard);
+        assert!(waiter.join().unwrap(), "the waiter holds a lock file that still exists");
+        // A temp file of a dead writer, over a minute old, is swept by list().
+        let stale = tmp.path().join("terminals/.x.999999999.0.tmp");
+        std::fs::write(&stale, b"{}").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        std::fs::File::options().write(true).open(&stale).unwrap().set_modified(old).unwrap();
+        let fresh = tmp.path().join(format!("terminals/.y.{}.0.tmp", std::process::id()));
+        std::fs::write(&fresh, b"{}").unwrap();
+        dir.list().unwrap();
+        assert!(!stale.exists());
+        assert!(fresh.exists(), "a live writer's temp file stays");
+    }
 
     #[test]
     fn create_is_exclusive_and_corrupt_records_are_reported() {

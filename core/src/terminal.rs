@@ -157,10 +157,17 @@ impl Terminal {
         let _lock = self.manager.lock(&self.name).await?;
         let mut record = self.record()?;
         self.manager.forget(&self.name);
-        if matches!(record.state, State::Created | State::Stopped) {
-            return Ok(());
+        let runtime = runtime_for(record.kind)?;
+        match record.state {
+            State::Stopped => return Ok(()),
+            // Never started, as far as the record knows; but a start that
+            // was killed midway may have left an agent or container running.
+            State::Created => {
+                let _ = runtime.stop(&self.manager.ctx(), &mut record).await;
+                return Ok(());
+            }
+            State::Running | State::Failed => runtime.stop(&self.manager.ctx(), &mut record).await?,
         }
-        runtime_for(record.kind)?.stop(&self.manager.ctx(), &mut record).await?;
         record.state = State::Stopped;
         self.manager.inner.state.save(&record)?;
         tracing::info!(terminal = %self.name, "stopped");
@@ -174,11 +181,16 @@ impl Terminal {
         self.manager.forget(&self.name);
         let runtime = runtime_for(record.kind)?;
         let ctx = self.manager.ctx();
-        if !matches!(record.state, State::Created | State::Stopped) {
-            runtime.stop(&ctx, &mut record).await?;
+        match record.state {
+            State::Running | State::Failed => runtime.stop(&ctx, &mut record).await?,
+            // Best effort: a start killed midway may have left something running.
+            State::Created | State::Stopped => {
+                let _ = runtime.stop(&ctx, &mut record).await;
+            }
         }
         runtime.remove(&ctx, &record).await?;
         self.manager.inner.state.delete(&self.name)?;
+        _lock.unlink();
         tracing::info!(terminal = %self.name, "removed");
         Ok(())
     }

@@ -37,6 +37,9 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 /// Seconds `stop` gives the container before the engine kills it (the
 /// agent init exits on SIGTERM at once).
 const STOP_GRACE: i32 = 5;
+/// The largest memory limit taken, in MiB (16 TiB): more is a typo, and
+/// past ~8.8e12 MiB the engine's byte count overflows.
+const MAX_MEMORY_MIB: u64 = 16 << 20;
 /// The pids limit of a container whose options name none.
 pub const DEFAULT_PIDS_LIMIT: u32 = 1024;
 
@@ -104,7 +107,39 @@ pub struct ContainerRuntime {
 /// The runsc-default engine `scripts/engine.sh` starts.
 const GVISOR_SOCKET: &str = "/run/kled/gvisor.sock";
 
+/// The engine name of a terminal's container: `kled-HOME-NAME`
+/// (neovim-kata: `neovim-HOME-NAME`, named for what it holds), where HOME is
+/// 8 hex digits of a hash of the state dir. Two state dirs on one engine (two
+/// users, two applications) may both have a terminal `c1`; their containers
+/// must not collide.
+pub(crate) fn container_name(kind: Kind, home: &std::path::Path, name: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in home.as_os_str().as_encoded_bytes() {
+        h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
+    }
+    let prefix = if kind == Kind::NeovimKata { "neovim" } else { "kled" };
+    format!("{prefix}-{:08x}-{name}", (h >> 32) as u32)
+}
+
 impl ContainerRuntime {
+    /// Removes `container` if it was made by kled for the state dir `home`
+    /// (its `io.kled.home` label says so); anything else is left alone and
+    /// reported by the create that follows.
+    async fn remove_leftover(&self, docker: &bollard::Docker, container: &str, home: &std::path::Path) -> Result<()> {
+        let Ok(found) = docker.inspect_container(container, None).await else { return Ok(()) };
+        let labels = found.config.and_then(|c| c.labels).unwrap_or_default();
+        if labels.get("io.kled.home").map(String::as_str) != Some(&*home.display().to_string()) {
+            return Ok(());
+        }
+        tracing::warn!(container, "removing a leftover container of this state dir that no terminal record owns");
+        let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+        match docker.remove_container(container, Some(rm)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(engine_error(&format!("removing leftover container {container}"), e)),
+        }
+    }
+
     fn options(&self, rec: &Record) -> Result<ContainerOptions> {
         parse_options(self.kind, &rec.options)
     }
@@ -341,8 +376,8 @@ impl Runtime for ContainerRuntime {
         if opts.cpus.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
             return Err(Error::invalid("cpus must be a positive number"));
         }
-        if opts.memory == Some(0) {
-            return Err(Error::invalid("memory must be a positive number of MiB"));
+        if opts.memory.is_some_and(|m| m == 0 || m > MAX_MEMORY_MIB) {
+            return Err(Error::invalid(format!("memory must be a positive number of MiB up to {MAX_MEMORY_MIB}")));
         }
         if opts.pids == Some(0) {
             return Err(Error::invalid("pids must be a positive number of processes"));
@@ -409,6 +444,9 @@ impl Runtime for ContainerRuntime {
             let agent = crate::agent::install_agent(&ctx.state.subdir("bin")?)?;
             binds.push(format!("{}:{AGENT_PATH}:ro", agent.display()));
             entrypoint.extend(["--listen".to_string(), SOCKET_IN_CONTAINER.to_string()]);
+            // Only we (and root) may use that socket, whichever user the
+            // container runs as.
+            entrypoint.extend(["--allow-uid".to_string(), unsafe { libc::geteuid() }.to_string()]);
         }
         let host = HostConfig {
             nano_cpus: opts.cpus.map(|c| (c * 1e9) as i64),
@@ -431,25 +469,32 @@ impl Runtime for ContainerRuntime {
             host_config: Some(host),
             ..Default::default()
         };
-        // neovim-kata containers are named for what they hold.
-        let container = match self.kind {
-            Kind::NeovimKata => format!("neovim-{}", rec.name),
-            _ => format!("kled-{}", rec.name),
+        let container = container_name(self.kind, ctx.state.root(), &rec.name);
+        let create = || {
+            docker
+                .create_container(Some(CreateContainerOptionsBuilder::default().name(&container).build()), body.clone())
         };
-        let created = docker
-            .create_container(Some(CreateContainerOptionsBuilder::default().name(&container).build()), body)
-            .await
-            .map_err(|e| {
-                let err = engine_error(&format!("creating container {container}"), e);
-                if err.kind() == ErrorKind::AlreadyExists {
-                    Error::new(
-                        ErrorKind::AlreadyExists,
-                        format!("{}; a container of that name exists already (from another kled state dir, or not from kled): remove it with `podman rm -f {container}` or pick another name", err.message()),
-                    )
-                } else {
-                    err
-                }
-            })?;
+        let created = match create().await {
+            Err(e) if status_of(&e) == Some(409) => {
+                // A container of this name and state dir that no record owns
+                // (this create holds the name's record, so nothing else can):
+                // a leftover of a run that died. Remove it and try once more.
+                self.remove_leftover(&docker, &container, ctx.state.root()).await?;
+                create().await
+            }
+            other => other,
+        }
+        .map_err(|e| {
+            let err = engine_error(&format!("creating container {container}"), e);
+            if err.kind() == ErrorKind::AlreadyExists {
+                Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("{}; a container of that name exists already and was not made by kled for this state dir: remove it with `podman rm -f {container}` or pick another name", err.message()),
+                )
+            } else {
+                err
+            }
+        })?;
         tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "container created");
         let data = ContainerData {
             id: created.id.clone(),

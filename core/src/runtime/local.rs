@@ -3,7 +3,7 @@
 //! started it, so any process (CLI, Python, C) can exec in the terminal, and
 //! `stop` ends everything that ran in it.
 
-use super::{parse_options, Ctx, ExecProfile, Runtime};
+use super::{orphans, parse_options, Ctx, ExecProfile, Runtime};
 use crate::agent::{install_agent, AgentClient};
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
@@ -72,34 +72,53 @@ impl LocalRuntime {
         parse_options(Kind::Local, &rec.options)
     }
 
-    fn workdir(state: &StateDir, rec: &Record, opts: &LocalOptions) -> PathBuf {
-        super::host_workdir::path(state, &rec.name, opts.workdir.as_deref())
-    }
-
     pub(super) fn socket_path(state: &StateDir, name: &str) -> Result<PathBuf> {
         let p = state.subdir("run")?.join(format!("{name}.sock"));
         if p.as_os_str().len() <= MAX_SOCKET_PATH {
             return Ok(p);
         }
-        // A deep state dir: fall back to a private directory under /tmp.
-        let uid = unsafe { libc::getuid() };
+        // A deep state dir: a short private directory of our own instead,
+        // under $XDG_RUNTIME_DIR (made by the system for this user alone)
+        // when there is one, else under /tmp. Either is verified on every use
+        // (crate::private_dir): /tmp is writable by everyone, and a directory
+        // someone else made there would let them intercept the socket.
+        let uid = unsafe { libc::geteuid() };
         let mut h: u64 = 0xcbf29ce484222325;
         for b in state.root().as_os_str().as_encoded_bytes() {
             h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
         }
-        let dir = std::env::temp_dir().join(format!("kled-{uid}-{h:016x}"));
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let leaf = format!("kled-{uid}-{h:016x}");
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_absolute());
+        let base = runtime_dir
+            .filter(|d| d.join(&leaf).join(format!("{name}.sock")).as_os_str().len() <= MAX_SOCKET_PATH)
+            .filter(|d| crate::private_dir::verify(d).is_ok())
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(leaf);
+        crate::private_dir::ensure(&dir)?;
         Ok(dir.join(format!("{name}.sock")))
     }
 
     async fn dial(socket: &Path, name: &str) -> Result<AgentClient> {
+        // The socket's directory must still be ours alone (checked on every
+        // use), and the process behind the socket must run as us.
+        if let Some(dir) = socket.parent() {
+            crate::private_dir::verify(dir)?;
+        }
         let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| {
             Error::agent(format!("terminal {name:?}: cannot reach its agent at {}: {e}", socket.display()))
         })?;
+        let me = unsafe { libc::geteuid() };
+        match stream.peer_cred() {
+            Ok(c) if c.uid() == me => {}
+            Ok(c) => {
+                return Err(Error::agent(format!(
+                    "terminal {name:?}: the process behind {} runs as uid {}, not as you (uid {me}); refusing to talk to it",
+                    socket.display(),
+                    c.uid()
+                )))
+            }
+            Err(e) => return Err(Error::io(format!("cannot check who serves {}", socket.display()), e)),
+        }
         let (r, w) = stream.into_split();
         AgentClient::connect(r, w, &format!("terminal {name:?}"), CONNECT_DEADLINE).await
     }
@@ -108,8 +127,6 @@ impl LocalRuntime {
         serde_json::from_value(rec.runtime.clone()).ok()
     }
 }
-
-use std::os::unix::fs::DirBuilderExt;
 
 #[async_trait]
 impl Runtime for LocalRuntime {
@@ -128,16 +145,14 @@ impl Runtime for LocalRuntime {
         let opts = Self::options(rec)?;
         let name = rec.name.clone();
         let socket = Self::socket_path(ctx.state, &name)?;
-        // An agent still serving this terminal (start is idempotent).
+        // An agent that answers here although the terminal is not running
+        // (Terminal::start adopts a live agent of a running terminal before
+        // it gets here) belongs to an earlier life of this name: a start
+        // killed midway, or a terminal removed while its agent ran on. Its
+        // working directory may be gone, so it is shut down, not adopted.
         if let Ok(client) = Self::dial(&socket, &name).await {
-            let workdir = Self::workdir(ctx.state, rec, &opts).display().to_string();
-            rec.runtime = serde_json::to_value(LocalData {
-                socket: socket.display().to_string(),
-                pid: client.agent().pid.unwrap_or(0),
-                workdir,
-            })
-            .expect("serializes");
-            return Ok(client.into());
+            tracing::warn!(terminal = %name, "shutting down a leftover agent on {}", socket.display());
+            shutdown(&client).await;
         }
         // An agent that is alive but unusable (hung, or from an incompatible
         // kled version) would keep the socket: replace it.
@@ -149,6 +164,7 @@ impl Runtime for LocalRuntime {
                     libc::kill(d.pid as i32, libc::SIGKILL);
                 }
             }
+            orphans::kill_session(d.pid, &format!("KLED_TERMINAL={name}"));
         }
         // A user's workdir may have been deleted since create.
         let workdir = super::host_workdir::create(ctx.state, &rec.name, opts.workdir.as_deref())?;
@@ -225,14 +241,8 @@ impl Runtime for LocalRuntime {
     async fn stop(&self, ctx: &Ctx<'_>, rec: &mut Record) -> Result<()> {
         let data = Self::data(rec);
         match self.connect(ctx, rec).await {
-            Ok(Backend::Agent(client)) => {
-                // The agent replies, then kills what runs and exits.
-                let _ = client.request(Request::Shutdown).await;
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-                while !client.is_closed() && tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
+            // The agent replies, then kills what runs and exits.
+            Ok(Backend::Agent(client)) => shutdown(&client).await,
             _ => {
                 // Unreachable agent: make sure it is not left running.
                 if let Some(d) = &data {
@@ -244,7 +254,13 @@ impl Runtime for LocalRuntime {
                 }
             }
         }
-        if let Some(d) = data {
+        // Commands of an agent that died (or was just killed) were re-parented
+        // to PID 1 and would run on: end them too.
+        if let Some(d) = &data {
+            let n = orphans::kill_session(d.pid, &format!("KLED_TERMINAL={}", rec.name));
+            if n > 0 {
+                tracing::warn!(terminal = %rec.name, killed = n, "ended commands left by a dead agent");
+            }
             let _ = std::fs::remove_file(&d.socket);
         }
         Ok(())
@@ -265,6 +281,16 @@ impl Runtime for LocalRuntime {
         let mut env = opts.env.clone();
         env.insert("KLED_TERMINAL".into(), rec.name.clone());
         Ok(ExecProfile { shell: prefix, env })
+    }
+}
+
+/// Asks an agent to end everything it runs and exit, and waits (up to 5 s)
+/// until it has closed the connection.
+async fn shutdown(client: &AgentClient) {
+    let _ = client.request(Request::Shutdown).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !client.is_closed() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -8,6 +8,7 @@ mod isolation;
 mod local;
 mod neovim;
 mod neovim_kata;
+mod orphans;
 
 use crate::backend::Backend;
 use crate::config::Config;
@@ -130,8 +131,15 @@ pub(crate) mod host_workdir {
 
     pub fn create(state: &StateDir, name: &str, option: Option<&str>) -> Result<PathBuf> {
         let dir = path(state, name, option);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))?;
+        // kled's own directories are the user's alone (0700); a directory
+        // the user named keeps the mode it has or the umask gives.
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        if option.is_none() {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(&dir).map_err(|e| Error::io(format!("cannot create working directory {}", dir.display()), e))?;
         Ok(dir)
     }
 

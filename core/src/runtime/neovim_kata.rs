@@ -213,12 +213,16 @@ mod tests {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
+        // The socket file appears at bind(), a moment before nvim listens
+        // (a connect in between is refused): retry until it answers.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(std::time::Instant::now() < deadline, "nvim did not listen");
+        let stream = loop {
+            match client.connect_socket(&socket.display().to_string()).await {
+                Ok(s) => break s,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "nvim did not listen: {e}"),
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let stream = client.connect_socket(&socket.display().to_string()).await.unwrap();
+        };
         let (r, w) = tokio::io::split(stream);
         let workdir = dir.path().display().to_string();
         let nv = NvimClient::connect(r, w, "proxied", &workdir, Duration::from_secs(10)).await.unwrap();

@@ -1,0 +1,98 @@
+//! Commands a local terminal's agent left behind when it died.
+//!
+//! The agent daemon is a session leader (it calls setsid when it detaches)
+//! and runs each command in a process group of its own inside that session,
+//! so its commands keep the agent's pid as their session id after the agent
+//! is gone and they were re-parented to PID 1. `stop` and `remove` use this
+//! to end them when no agent is left to ask. A pid can be reused, so a
+//! process is only killed when it also carries the terminal's marker in its
+//! environment (`KLED_TERMINAL=NAME`, set on every command).
+
+use std::time::Duration;
+
+/// SIGKILLs every process in session `sid` whose environment holds `marker`;
+/// repeats while new ones appear (a command may be forking as we go).
+/// Returns how many were killed.
+pub fn kill_session(sid: u32, marker: &str) -> usize {
+    let mut killed = 0;
+    for _ in 0..20 {
+        let found = members(sid, marker);
+        if found.is_empty() {
+            break;
+        }
+        for pid in &found {
+            // SAFETY: plain syscall; the pid was checked just above.
+            unsafe {
+                libc::kill(*pid as i32, libc::SIGKILL);
+            }
+        }
+        killed += found.len();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed
+}
+
+fn members(sid: u32, marker: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| session_of(pid) == Some(sid) && has_env(pid, marker))
+        .collect()
+}
+
+/// Field 6 of /proc/PID/stat (after the parenthesised command name, which
+/// may itself contain spaces and parentheses).
+fn session_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?;
+    if state == "Z" {
+        return None; // already dead, waiting for its parent
+    }
+    f.nth(2)?.parse().ok()
+}
+
+fn has_env(pid: u32, marker: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    #[test]
+    fn kills_marked_members_of_a_session_only() {
+        // A child that makes its own session, then forks two grandchildren:
+        // one with the marker, one without.
+        let mut leader = std::process::Command::new("/bin/sh");
+        leader.args(["-c", "sleep 30 & env -u KLED_TERMINAL sleep 30 & wait"]).env("KLED_TERMINAL", "t-orphans");
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            leader.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = leader.spawn().unwrap();
+        let sid = child.id();
+        std::thread::sleep(Duration::from_millis(200));
+        let before = members(sid, "KLED_TERMINAL=t-orphans");
+        assert_eq!(before.len(), 2, "the shell and its marked sleep: {before:?}");
+        assert_eq!(kill_session(sid, "KLED_TERMINAL=t-orphans"), 2);
+        let _ = child.wait();
+        assert!(members(sid, "KLED_TERMINAL=t-orphans").is_empty());
+        // The unmarked sleep is left alone; end it ourselves.
+        let left: Vec<u32> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| session_of(pid) == Some(sid))
+            .collect();
+        assert_eq!(left.len(), 1, "the unmarked sleep survives: {left:?}");
+        unsafe { libc::kill(left[0] as i32, libc::SIGKILL) };
+    }
+}
