@@ -191,9 +191,14 @@ pub struct ExecArgs {
     /// With -i as well, an interactive session: keys go through raw, and resizes follow.
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
-    /// Wait for the end and print the result as JSON (stdout, stderr, exit_code, ...).
+    /// Wait for the end and print the result as JSON (stdout, stderr, exit_code, ...; stdout_b64 and
+    /// stderr_b64 hold the exact bytes of a stream that is not UTF-8).
     #[arg(long)]
     pub json: bool,
+    /// Keep at most this many bytes of each stream (the rest is dropped, and `truncated` set).
+    /// Default: all of it when streaming, 16 MiB with --json (which then fails if it had to cut).
+    #[arg(long, value_name = "BYTES")]
+    pub max_output: Option<u64>,
     /// The command; its words are joined with spaces and run by the terminal's shell.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -222,6 +222,9 @@ async fn neovim_attach(m: &Manager, a: NameArg) -> Result<u8> {
 }
 
 /// Turns the option flags into the runtime's JSON options.
+/// The most dotted parts a `--opt KEY` may have.
+const MAX_OPT_DEPTH: usize = 8;
+
 pub fn build_options(a: &OptionArgs) -> Result<serde_json::Value> {
     let mut o = serde_json::Map::new();
     if let Some(v) = &a.image {
@@ -242,6 +245,15 @@ pub fn build_options(a: &OptionArgs) -> Result<serde_json::Value> {
         })?;
         let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
         let mut path: Vec<&str> = key.split('.').collect();
+        // Options nest a level or two (env.FOO); a deep path is a mistake,
+        // and a JSON value tens of thousands of levels deep overflows the
+        // stack when it is dropped.
+        if path.len() > MAX_OPT_DEPTH || path.iter().any(|p| p.is_empty()) {
+            return Err(kled::Error::new(
+                kled::ErrorKind::InvalidArgument,
+                format!("--opt KEY must be 1 to {MAX_OPT_DEPTH} non-empty names joined by dots (like env.FOO)"),
+            ));
+        }
         let last = path.pop().unwrap_or_default();
         let mut node = &mut o;
         for part in path {
@@ -261,9 +273,14 @@ async fn create(m: &Manager, kind: &str, name: &str, options: &OptionArgs, start
     let t = m.create_terminal(kind, name, options).await?;
     if start {
         if let Err(e) = t.start().await {
-            return Err(e.context(format!(
-                "created {name} but could not start it (fix the cause and run `kled terminal start {name}`, or `kled terminal rm {name}`)"
-            )));
+            // A failed create leaves nothing behind (a record in "failed",
+            // a container, a working directory): undo it.
+            return Err(match t.remove().await {
+                Ok(()) => e.context(format!("could not start {name}, so it was not kept")),
+                Err(rm) => e.context(format!(
+                    "could not start {name}, and removing it again failed too ({rm}); `kled terminal rm {name}` retries"
+                )),
+            });
         }
         println!("created and started {name} ({kind})");
     } else {
@@ -297,14 +314,7 @@ fn providers(m: &Manager, json: bool, keep: impl Fn(Kind) -> bool) -> Result<u8>
 }
 
 pub fn secs(s: Option<f64>) -> Result<Option<Duration>> {
-    match s {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(kled::Error::new(
-            kled::ErrorKind::InvalidArgument,
-            format!("--timeout must be a positive number of seconds, not {s}"),
-        )),
-    }
+    s.map(|s| kled::timeout_from_secs(s).map_err(|e| e.context("--timeout"))).transpose()
 }
 
 async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
@@ -331,10 +341,22 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
         req.stdin = Some(data);
     }
     if a.json {
+        req.max_output = a.max_output;
         let r = t.exec(req).await?;
         println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
+        if r.truncated && a.max_output.is_none() {
+            // Held in memory, so capped; but a cut nobody asked for is a failure.
+            eprintln!(
+                "kled: the output passed {} bytes on a stream and was cut; raise the cap with --max-output BYTES, or run without --json to stream it whole",
+                kled::DEFAULT_MAX_OUTPUT
+            );
+            return Ok(125);
+        }
         return Ok(0);
     }
+    // Passed through as it comes, so nothing is held: no cap unless asked
+    // for, as with ssh and docker exec.
+    req.max_output = Some(a.max_output.unwrap_or(u64::MAX));
     let mut stream = t.exec_stream(req).await?;
     // Raw mode only for an interactive session; restored when this returns.
     let _raw = (a.tty && a.stdin).then(crate::tty::RawMode::enter).flatten();
@@ -364,8 +386,12 @@ async fn exec(m: &Manager, a: ExecArgs) -> Result<u8> {
                     return Ok(124);
                 }
                 if st.truncated {
-                    let _ =
-                        writeln!(err, "kled: output was truncated at {} bytes per stream", kled::DEFAULT_MAX_OUTPUT);
+                    // Only with --max-output, which asked for the cut.
+                    let _ = writeln!(
+                        err,
+                        "kled: output was cut at {} bytes per stream (--max-output)",
+                        a.max_output.unwrap_or(u64::MAX)
+                    );
                 }
                 let code = match (st.exit_code, st.signal) {
                     (Some(c), _) => c,

@@ -12,7 +12,17 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are not errors.
+        Err(e) if !e.use_stderr() => e.exit(),
+        // A usage error exits 125, kled's own failure status: 2 would look
+        // like the status of a command run in a terminal.
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(125);
+        }
+    };
     init_logging();
     // A server uses both cores; every other command is one request at a time.
     let builder = match cli.command {

@@ -205,7 +205,9 @@ fn options_and_env_flavours() {
         let o = h.run(&["terminal", "create", "m", "--env", "mac"]);
         assert_eq!(o.status.code(), Some(1));
         assert!(stderr(&o).contains("/bin/zsh"), "{}", stderr(&o));
-        assert!(stderr(&o).contains("kled terminal rm m"), "{}", stderr(&o));
+        // A create that cannot start is undone.
+        assert!(stderr(&o).contains("not kept"), "{}", stderr(&o));
+        assert!(!h.ok(&["terminal", "list", "--json"]).contains("\"m\""));
     }
 }
 
@@ -230,8 +232,11 @@ fn neovim_aliases_answer_clearly() {
     let o = h.run(&["neovim", "start", "nv", "--opt", "nvim=/nonexistent/nvim"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("/nonexistent/nvim is not installed"), "{}", stderr(&o));
+    // ...and nothing is kept of a start that failed.
+    assert_eq!(h.ok(&["neovim", "list", "--json"]).trim(), "[]");
+    h.ok(&["terminal", "create", "nv", "--runtime", "neovim", "--no-start", "--opt", "nvim=/nonexistent/nvim"]);
     let list: serde_json::Value = serde_json::from_str(&h.ok(&["neovim", "list", "--json"])).unwrap();
-    assert_eq!((list[0]["name"].as_str(), list[0]["state"].as_str()), (Some("nv"), Some("failed")));
+    assert_eq!((list[0]["name"].as_str(), list[0]["state"].as_str()), (Some("nv"), Some("created")));
     assert_eq!(h.ok(&["terminal", "list", "--json"]).matches("\"nv\"").count(), 1);
     let ps: serde_json::Value = serde_json::from_str(&h.ok(&["neovim", "providers", "--json"])).unwrap();
     assert_eq!(ps.as_array().unwrap().len(), 2);
@@ -262,4 +267,80 @@ fn exec_on_a_pseudo_terminal() {
     assert!(out.contains("got:one\r\n") && out.contains("two\r\n") && out.ends_with("end\r\n"), "{out:?}");
     // Without -t: no terminal.
     assert_eq!(h.ok(&["terminal", "exec", "pty", "test -t 1 || echo none"]), "none\n");
+}
+
+/// Issue 14: hostile or careless input to the CLI.
+#[test]
+fn bad_input_is_a_clear_error_with_status_125_never_a_panic() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "bad"]);
+    for timeout in ["1e30", "18446744073709551616", "-1", "nan", "inf"] {
+        let o = h.run(&["terminal", "exec", "bad", "--timeout", timeout, "true"]);
+        assert_eq!(o.status.code(), Some(125), "--timeout {timeout}: {}", stderr(&o));
+        assert!(stderr(&o).contains("timeout"), "{}", stderr(&o));
+    }
+    // ~40,000 dotted levels used to overflow the stack (rc 134).
+    let deep = format!("{}=1", vec!["a"; 40_000].join("."));
+    let o = h.run(&["terminal", "create", "deep", "--opt", &deep]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--opt KEY must be 1 to 8"), "{}", stderr(&o));
+    // A usage error is 125, not clap's 2 (which a command could return).
+    let o = h.run(&["terminal", "exec", "--timeout"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    let o = h.run(&["terminal", "bogus-subcommand"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(h.run(&["--help"]).status.success());
+}
+
+#[test]
+fn streamed_output_arrives_whole_and_json_keeps_binary_bytes() {
+    let h = Home::new();
+    h.ok(&["terminal", "create", "big"]);
+    // 20 MB through a pipe: all of it (the 16 MiB cap is for results held
+    // in memory), exit 0.
+    let o = h.run(&["terminal", "exec", "big", "head -c 20000000 /dev/zero"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.stdout.len(), 20_000_000);
+    // --json holds the result: past the cap it says so and fails...
+    let o = h.run(&["terminal", "exec", "big", "--json", "head -c 17000000 /dev/zero"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--max-output"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["truncated"], true);
+    // ...unless the cut was asked for.
+    let o = h.run(&["terminal", "exec", "big", "--json", "--max-output", "10", "head -c 100 /dev/zero"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Bytes that are not UTF-8 come back exactly, in base64.
+    let out = h.ok(&["terminal", "exec", "big", "--json", "printf '\\377\\376ok'"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["stdout_b64"], "//5vaw==");
+    assert!(v.get("stderr_b64").is_none());
+}
+
+/// A create that fails (here: a full disk) leaves nothing behind.
+#[test]
+fn a_failed_create_leaves_nothing() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED a_failed_create_leaves_nothing: mounting a tmpfs needs root");
+        return;
+    }
+    let mnt = tempfile::Builder::new().prefix("kled-full-").tempdir_in("/tmp").unwrap();
+    let mounted =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(mnt.path()).status().unwrap();
+    assert!(mounted.success());
+    let home = mnt.path().join("h");
+    let o = Command::new(env!("CARGO_BIN_EXE_kled"))
+        .env("KLED_HOME", &home)
+        .args(["terminal", "create", "full"])
+        .output()
+        .unwrap();
+    let list = Command::new(env!("CARGO_BIN_EXE_kled"))
+        .env("KLED_HOME", &home)
+        .args(["terminal", "list", "--json"])
+        .output()
+        .unwrap();
+    let _ = Command::new("umount").arg(mnt.path()).status();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("No space left") && stderr(&o).contains("not kept"), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]", "{}", stderr(&list));
 }

@@ -142,12 +142,29 @@ impl ExecRequest {
     }
 }
 
-/// How a process ended and what it printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The longest timeout kled takes, in seconds (about 31 years: longer is a
+/// mistake, and past ~1.8e19 a Duration cannot hold it).
+pub const MAX_TIMEOUT_SECS: f64 = 1e9;
+
+/// A timeout from a number of seconds, as every front end takes it: positive,
+/// finite, at most [`MAX_TIMEOUT_SECS`]. The one place that rule lives.
+pub fn timeout_from_secs(secs: f64) -> Result<Duration> {
+    if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("a timeout must be a positive number of seconds up to {MAX_TIMEOUT_SECS:e}, not {secs}"),
+        ))
+    }
+}
+
+/// How a process ended and what it printed. As JSON, `stdout` and `stderr`
+/// are text; when a stream is not valid UTF-8, `stdout_b64`/`stderr_b64`
+/// carry its exact bytes as well (the text then has U+FFFD in their place).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecResult {
-    #[serde(with = "lossy")]
     pub stdout: Vec<u8>,
-    #[serde(with = "lossy")]
     pub stderr: Vec<u8>,
     /// None when killed by a signal.
     pub exit_code: Option<i32>,
@@ -155,8 +172,27 @@ pub struct ExecResult {
     pub timed_out: bool,
     /// Some output was dropped because it exceeded the cap.
     pub truncated: bool,
-    #[serde(rename = "duration_secs", with = "secs")]
     pub duration: Duration,
+}
+
+impl Serialize for ExecResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use base64::Engine;
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (key, bytes) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            m.serialize_entry(key, &String::from_utf8_lossy(bytes))?;
+            if std::str::from_utf8(bytes).is_err() {
+                m.serialize_entry(&format!("{key}_b64"), &base64::engine::general_purpose::STANDARD.encode(bytes))?;
+            }
+        }
+        m.serialize_entry("exit_code", &self.exit_code)?;
+        m.serialize_entry("signal", &self.signal)?;
+        m.serialize_entry("timed_out", &self.timed_out)?;
+        m.serialize_entry("truncated", &self.truncated)?;
+        m.serialize_entry("duration_secs", &self.duration.as_secs_f64())?;
+        m.end()
+    }
 }
 
 impl ExecResult {
@@ -244,12 +280,6 @@ impl From<kled_protocol::ExitInfo> for ExitStatus {
     }
 }
 
-mod lossy {
-    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&String::from_utf8_lossy(v))
-    }
-}
-
 mod secs {
     use std::time::Duration;
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -269,10 +299,9 @@ pub(crate) mod opt_secs {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         match Option::<f64>::deserialize(d)? {
             None => Ok(None),
-            Some(f) if f.is_finite() && f > 0.0 && f < 1e9 => Ok(Some(Duration::from_secs_f64(f))),
-            Some(f) => {
-                Err(serde::de::Error::custom(format!("timeout_secs must be a positive number of seconds, not {f}")))
-            }
+            Some(f) => super::timeout_from_secs(f)
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(format!("timeout_secs: {}", e.message()))),
         }
     }
 }
@@ -305,6 +334,34 @@ mod tests {
         assert_eq!(r.command, Command::Argv(vec!["ls".into(), "-l".into()]));
         assert!(serde_json::from_str::<ExecRequest>(r#"{"command":"x","bogus":1}"#).is_err());
         assert!(serde_json::from_str::<ExecRequest>(r#"{"command":"x","timeout_secs":-1}"#).is_err());
+    }
+
+    #[test]
+    fn json_keeps_bytes_that_are_not_text() {
+        let mut r = ExecResult {
+            stdout: b"ok\n".to_vec(),
+            stderr: vec![0xff, 0xfe, b'x'],
+            exit_code: Some(0),
+            signal: None,
+            timed_out: false,
+            truncated: false,
+            duration: Duration::from_millis(5),
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["stdout"], "ok\n");
+        assert!(v.get("stdout_b64").is_none());
+        assert_eq!(v["stderr"], "\u{fffd}\u{fffd}x");
+        assert_eq!(v["stderr_b64"], "//54");
+        r.stderr.clear();
+        assert!(serde_json::to_value(&r).unwrap().get("stderr_b64").is_none());
+    }
+
+    #[test]
+    fn timeouts_have_one_bound() {
+        assert_eq!(timeout_from_secs(1.5).unwrap(), Duration::from_millis(1500));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e30, 18446744073709551616.0] {
+            assert!(timeout_from_secs(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

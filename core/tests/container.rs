@@ -47,7 +47,7 @@ async fn lifecycle_across_managers_and_engine_labels() {
     // not through the engine.
     assert!(home.path().join(format!("run/c/{name}/agent.sock")).exists());
 
-    let inspect = docker().await.inspect_container(&format!("kled-{name}"), None).await.unwrap();
+    let inspect = docker().await.inspect_container(&home.container(&name), None).await.unwrap();
     let labels = inspect.config.unwrap().labels.unwrap();
     assert_eq!(labels["io.kled.terminal"], name);
     assert_eq!(labels["io.kled.kind"], "container");
@@ -68,8 +68,7 @@ async fn lifecycle_across_managers_and_engine_labels() {
     // The container's file system survives stop/start.
     assert_eq!(t2.read_file("/tmp/shared.txt").await.unwrap(), b"across");
     t.remove().await.unwrap();
-    let gone = docker().await.inspect_container(&format!("kled-{name}"), None).await;
-    assert!(gone.is_err(), "rm removes the container");
+    assert!(home.containers_of(&name).await.is_empty(), "rm removes the container");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,10 +97,52 @@ async fn options_are_checked_and_engine_errors_keep_their_words() {
     let name = unique("limits");
     let t = m.create_terminal("container", &name, json!({"image": BUSYBOX, "cpus": 0.5, "memory": 64})).await.unwrap();
     t.start().await.unwrap();
-    let hc = docker().await.inspect_container(&format!("kled-{name}"), None).await.unwrap().host_config.unwrap();
+    let hc = docker().await.inspect_container(&home.container(&name), None).await.unwrap().host_config.unwrap();
     assert_eq!(hc.memory, Some(64 * 1024 * 1024));
     assert_eq!(hc.nano_cpus, Some(500_000_000));
+    // Every container has a pids limit, named or not.
+    assert_eq!(hc.pids_limit, Some(1024));
     t.remove().await.unwrap();
+    let e = m.create_terminal("container", &unique("pids0"), json!({"image": BUSYBOX, "pids": 0})).await.unwrap_err();
+    assert!(e.message().contains("pids must be a positive"), "{e}");
+    // The limit holds: a shell that tries to keep 100 processes is refused
+    // forks past 32 (the agent and the shell count too).
+    let name = unique("pids");
+    let t = m.create_terminal("container", &name, json!({"image": BUSYBOX, "pids": 32})).await.unwrap();
+    t.start().await.unwrap();
+    let r = t
+        .exec(ExecRequest::new("for i in $(seq 100); do sleep 2 & done; wait").timeout(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(r.stderr_str().contains("fork"), "100 processes in a pids=32 container: {r:?}");
+    t.remove().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_state_dirs_may_use_one_name_and_leftovers_do_not_block_it() {
+    let Some(_) = common::engine_or_skip("namespaced") else { return };
+    let (a, b) = (common::Home::new(), common::Home::new());
+    let name = unique("same");
+    let ta = a.manager.create_terminal("container", &name, json!({"image": BUSYBOX})).await.unwrap();
+    let tb = b.manager.create_terminal("container", &name, json!({"image": BUSYBOX})).await.unwrap();
+    ta.start().await.unwrap();
+    tb.start().await.unwrap();
+    assert_ne!(a.container(&name), b.container(&name));
+    assert_eq!(ta.exec(ExecRequest::new("echo a")).await.unwrap().stdout_str(), "a\n");
+    assert_eq!(tb.exec(ExecRequest::new("echo b")).await.unwrap().stdout_str(), "b\n");
+    // A record lost (a run killed before it saved, a state file deleted)
+    // leaves a container no record owns: the next create of the name in the
+    // same state dir removes it and goes on.
+    let orphan = a.container(&name);
+    std::fs::remove_file(a.path().join(format!("terminals/{name}.json"))).unwrap();
+    let again = a.manager.create_terminal("container", &name, json!({"image": BUSYBOX})).await.unwrap();
+    again.start().await.unwrap();
+    assert_eq!(again.exec(ExecRequest::new("echo again")).await.unwrap().stdout_str(), "again\n");
+    assert_eq!(a.containers_of(&name).await.len(), 1, "the leftover {orphan} was replaced");
+    // The other state dir's terminal was not touched.
+    assert_eq!(tb.exec(ExecRequest::new("echo b")).await.unwrap().stdout_str(), "b\n");
+    again.remove().await.unwrap();
+    tb.remove().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +153,7 @@ async fn a_container_removed_behind_kleds_back_shows_as_failed() {
     let t = home.manager.create_terminal("container", &name, json!({"image": BUSYBOX})).await.unwrap();
     t.start().await.unwrap();
     let rm = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build();
-    docker().await.remove_container(&format!("kled-{name}"), Some(rm)).await.unwrap();
+    docker().await.remove_container(&home.container(&name), Some(rm)).await.unwrap();
     let listing = home.manager.list_terminals().await.unwrap();
     let info = listing.terminals.iter().find(|i| i.name == name).unwrap();
     assert_eq!(info.state, State::Failed);
@@ -137,7 +178,7 @@ async fn a_container_killed_mid_exec_fails_the_exec_and_comes_back() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let killed_at = Instant::now();
     let kill = bollard::query_parameters::KillContainerOptionsBuilder::default().signal("KILL").build();
-    docker().await.kill_container(&format!("kled-{name}"), Some(kill)).await.unwrap();
+    docker().await.kill_container(&home.container(&name), Some(kill)).await.unwrap();
     let outcome = tokio::time::timeout(Duration::from_secs(20), running)
         .await
         .expect("exec hung after the container died")
@@ -225,8 +266,7 @@ async fn isolation_the_engine_ignores_is_caught() {
     assert_eq!(e.kind(), ErrorKind::RuntimeUnavailable, "{e}");
     assert!(e.message().contains("host's kernel") || e.message().contains("not available"), "{e}");
     // Never left running unisolated.
-    let gone = docker().await.inspect_container(&format!("kled-{name}"), None).await;
-    assert!(gone.is_err(), "the unisolated container was not removed");
+    assert!(home.containers_of(&name).await.is_empty(), "the unisolated container was not removed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

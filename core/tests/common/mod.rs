@@ -25,6 +25,28 @@ impl Home {
         self.dir.path()
     }
 
+    /// The engine name of terminal `name`'s container, from its record.
+    pub fn container(&self, name: &str) -> String {
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.path().join(format!("terminals/{name}.json"))).unwrap())
+                .unwrap();
+        rec["runtime"]["container"].as_str().unwrap().to_string()
+    }
+
+    /// Containers on the default engine labelled as terminal `name` of this
+    /// state dir (works after the record is gone).
+    pub async fn containers_of(&self, name: &str) -> Vec<String> {
+        let docker = kled::engine::connect(&kled::engine::discover(None).unwrap()).await.unwrap();
+        let mut filters = std::collections::HashMap::new();
+        filters.insert(
+            "label".to_string(),
+            vec![format!("io.kled.home={}", self.path().display()), format!("io.kled.terminal={name}")],
+        );
+        let opts =
+            bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        docker.list_containers(Some(opts)).await.unwrap().into_iter().filter_map(|c| c.id).collect()
+    }
+
     pub async fn local(&self, name: &str) -> Terminal {
         let t = self.manager.create_terminal("local", name, serde_json::json!({})).await.unwrap();
         t.start().await.unwrap();
