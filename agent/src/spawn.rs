@@ -19,6 +19,15 @@ const LINGER: Duration = Duration::from_millis(200);
 /// escaped the group (setsid) before giving up on them.
 const KILL_LINGER: Duration = Duration::from_millis(500);
 
+/// After the timeout's first SIGKILL: reap the leader (so it stops counting
+/// as a member) and keep killing the group until nothing is left in it.
+fn child_reaped_kill(child: &mut Child, status: &mut Option<ExitStatus>, pgid: i32) {
+    if status.is_none() {
+        *status = child.wait().ok();
+    }
+    sys::kill_group_until_empty(pgid, KILL_LINGER);
+}
+
 pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, running: RunningMap) {
     let start = Instant::now();
     let info = match start_child(&spec) {
@@ -191,7 +200,10 @@ fn pump(
         if let Some(d) = deadline {
             if !timed_out && now >= d {
                 timed_out = true;
+                // Until the group is empty (zombies count until reaped, so
+                // this is bounded): one signal can miss a fork in flight.
                 sys::kill_group(pgid, libc::SIGKILL);
+                child_reaped_kill(&mut child, &mut status, pgid);
                 let until = now + KILL_LINGER;
                 linger_until = Some(linger_until.map_or(until, |t| t.min(until)));
             }

@@ -12,6 +12,24 @@ pub fn kill_group(pgid: i32, signal: i32) {
     }
 }
 
+/// SIGKILLs process group `pgid` again and again until it is empty (ESRCH)
+/// or `within` passed: a command that keeps forking (a fork bomb) can add
+/// members while the first signal is being delivered.
+pub fn kill_group_until_empty(pgid: i32, within: std::time::Duration) {
+    if pgid <= 0 {
+        return;
+    }
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        // SAFETY: plain syscall.
+        let rc = unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        if rc != 0 || std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// An fd that becomes readable when `pid` exits, where the kernel has
 /// pidfd_open (Linux 5.3+; some sandboxes lack it).
 pub fn pidfd_open(pid: u32) -> Option<RawFd> {

@@ -115,6 +115,26 @@ async fn options_are_checked_and_engine_errors_keep_their_words() {
         .await
         .unwrap();
     assert!(r.stderr_str().contains("fork"), "100 processes in a pids=32 container: {r:?}");
+    // A fork bomb that times out leaves nothing running: the agent keeps
+    // killing its process group until it is empty. (First the sleeps of the
+    // last check end: a failed fork ends busybox's script, not its children.)
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = t
+        .exec(ExecRequest::new("bomb() { bomb | bomb & }; bomb; sleep 30").timeout(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert!(r.timed_out, "{r:?}");
+    let mut left = String::new();
+    for _ in 0..20 {
+        let ps = t.exec(ExecRequest::new("cd /proc && for p in [0-9]*; do cat $p/comm; done")).await.unwrap();
+        left = ps.stdout_str();
+        if !left.lines().any(|c| c == "sh" || c == "bomb") || left.lines().count() <= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The agent (PID 1 and its listener), and the shell running this check.
+    assert!(left.lines().count() <= 4, "left running after the timeout: {left}");
     t.remove().await.unwrap();
 }
 
