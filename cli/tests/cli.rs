@@ -344,3 +344,44 @@ fn a_failed_create_leaves_nothing() {
     assert!(stderr(&o).contains("No space left") && stderr(&o).contains("not kept"), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]", "{}", stderr(&list));
 }
+
+/// Another user (uid 65534) on a machine whose engine socket is root's: the
+/// container kinds are unavailable, and `providers` and `create` say why in
+/// the same words.
+#[test]
+fn providers_and_create_agree_for_a_user_without_engine_access() {
+    let sock = Path::new("/run/podman/podman.sock");
+    if unsafe { libc::geteuid() } != 0 || !sock.exists() {
+        assert_ne!(std::env::var("KLED_REQUIRE_ENGINE").as_deref(), Ok("1"), "needs root and the Podman socket");
+        eprintln!("SKIPPED providers_and_create_agree_for_a_user_without_engine_access: needs root and Podman");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(sock).unwrap().permissions().mode() & 0o006 != 0 {
+        eprintln!("SKIPPED: {} is open to every user here", sock.display());
+        return;
+    }
+    let home = tempfile::Builder::new().prefix("kled-nobody-").tempdir_in("/tmp").unwrap();
+    std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_kled"))
+            .args(args)
+            .env("KLED_HOME", home.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap()
+    };
+    let o = as_nobody(&["terminal", "providers", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ps: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let container = ps.as_array().unwrap().iter().find(|p| p["kind"] == "container").unwrap();
+    assert_eq!(container["available"], false, "{container}");
+    let reason = container["reason"].as_str().unwrap();
+    assert!(reason.contains("permission denied on /run/podman/podman.sock"), "{reason}");
+    let o = as_nobody(&["terminal", "create", "c1", "--runtime", "container", "--image", "localhost/kled-busybox"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(reason), "create says {:?}, providers {reason:?}", stderr(&o));
+}

@@ -52,6 +52,34 @@ pub fn discover(explicit: Option<&str>) -> Result<String> {
     ))
 }
 
+/// Fails when `endpoint` is a unix socket this user may not use: an engine
+/// socket is often root's alone, and connecting would only say "is the
+/// service running?".
+pub fn check_access(endpoint: &str) -> Result<()> {
+    let Some(path) = endpoint.strip_prefix("unix://").or_else(|| endpoint.starts_with('/').then_some(endpoint)) else {
+        return Ok(());
+    };
+    let c = std::ffi::CString::new(path)
+        .map_err(|_| Error::new(ErrorKind::Config, format!("engine socket path {path:?} contains a NUL byte")))?;
+    // SAFETY: access(2) on a NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => Err(Error::new(
+            ErrorKind::RuntimeUnavailable,
+            format!(
+                "permission denied on {path}: this user may not use that container engine. Ask its administrator \
+                 for access (the socket's group), or run a rootless engine of your own and point \
+                 KLED_CONTAINER_HOST at it"
+            ),
+        )),
+        // Missing: connect() reports it with the endpoint in its words.
+        _ => Ok(()),
+    }
+}
+
 /// True when some engine endpoint is configured or present (no I/O beyond a stat).
 pub fn configured(explicit: Option<&str>) -> bool {
     discover(explicit).is_ok()

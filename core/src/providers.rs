@@ -34,28 +34,30 @@ pub fn providers(config: &crate::Config) -> Vec<Provider> {
 }
 
 fn unavailable(kind: Kind, config: &crate::Config) -> Option<String> {
-    use crate::engine;
     let on_path = |p: &str| {
         std::env::var("PATH").unwrap_or_default().split(':').any(|d| std::path::Path::new(d).join(p).is_file())
     };
+    // The engine is found exactly as create finds it.
+    let engine = || crate::runtime::container_endpoint(kind, config).err().map(|e| e.message().to_string());
     match kind {
-        Kind::Container => engine::discover(None).err().map(|e| e.message().to_string()),
+        Kind::Container => engine(),
         Kind::Gvisor => {
-            if config.isolation.gvisor.engine.is_some() {
-                None
-            } else if !on_path("runsc") {
+            if config.isolation.gvisor.engine.is_none()
+                && !on_path("runsc")
+                && !std::path::Path::new(crate::runtime::GVISOR_SOCKET).exists()
+            {
                 Some("runsc (gVisor) is not installed here, and no isolation.gvisor.engine is configured".into())
             } else {
-                engine::discover(None).err().map(|e| e.message().to_string())
+                engine()
             }
         }
         Kind::Kata | Kind::NeovimKata => {
             if config.isolation.kata.engine.is_some() || config.kata.url.is_some() {
-                None
+                engine()
             } else if !on_path("kata-runtime") && !on_path("containerd-shim-kata-v2") {
                 Some("Kata Containers is not installed here, and no isolation.kata.engine is configured".into())
             } else {
-                engine::discover(None).err().map(|e| e.message().to_string())
+                engine()
             }
         }
         Kind::Neovim if !on_path("nvim") => {

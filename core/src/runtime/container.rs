@@ -105,7 +105,29 @@ pub struct ContainerRuntime {
 }
 
 /// The runsc-default engine `scripts/engine.sh` starts.
-const GVISOR_SOCKET: &str = "/run/kled/gvisor.sock";
+pub(crate) const GVISOR_SOCKET: &str = "/run/kled/gvisor.sock";
+
+/// The engine a container kind uses: for isolated kinds a dedicated one
+/// from config, else the discovered default. `providers` asks the same
+/// function, so it says "available" exactly when create would find an engine.
+pub(crate) fn endpoint_for(kind: Kind, config: &crate::Config) -> Result<String> {
+    let iso = &config.isolation;
+    let explicit = match kind {
+        // Podman's API ignores the runtime a container asks for, so gVisor
+        // needs an engine whose default is runsc: the one scripts/engine.sh
+        // serves, when no other is configured.
+        Kind::Gvisor => iso
+            .gvisor
+            .engine
+            .clone()
+            .or_else(|| std::path::Path::new(GVISOR_SOCKET).exists().then(|| format!("unix://{GVISOR_SOCKET}"))),
+        Kind::Kata | Kind::NeovimKata => iso.kata.engine.clone().or_else(|| config.kata.url.clone()),
+        _ => None,
+    };
+    let endpoint = engine::discover(explicit.as_deref())?;
+    engine::check_access(&endpoint)?;
+    Ok(endpoint)
+}
 
 /// The engine name of a terminal's container: `kled-HOME-NAME`
 /// (neovim-kata: `neovim-HOME-NAME`, named for what it holds), where HOME is
@@ -147,19 +169,7 @@ impl ContainerRuntime {
     /// The engine for this kind: a dedicated one from config for isolated
     /// kinds, else the discovered default.
     fn endpoint(&self, ctx: &Ctx<'_>) -> Result<String> {
-        let iso = &ctx.config.isolation;
-        let explicit =
-            match self.kind {
-                // Podman's API ignores the runtime a container asks for, so
-                // gVisor needs an engine whose default is runsc: the one
-                // scripts/engine.sh serves, when no other is configured.
-                Kind::Gvisor => iso.gvisor.engine.clone().or_else(|| {
-                    std::path::Path::new(GVISOR_SOCKET).exists().then(|| format!("unix://{GVISOR_SOCKET}"))
-                }),
-                Kind::Kata | Kind::NeovimKata => iso.kata.engine.clone().or_else(|| ctx.config.kata.url.clone()),
-                _ => None,
-            };
-        engine::discover(explicit.as_deref())
+        endpoint_for(self.kind, ctx.config)
     }
 
     fn oci_runtime(&self, ctx: &Ctx<'_>) -> Option<String> {

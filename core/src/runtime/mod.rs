@@ -10,6 +10,8 @@ mod neovim;
 mod neovim_kata;
 mod orphans;
 
+pub(crate) use container::{endpoint_for as container_endpoint, GVISOR_SOCKET};
+
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
