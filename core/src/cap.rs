@@ -17,6 +17,9 @@ pub struct HeadTail {
     head: Vec<u8>,
     tail: VecDeque<u8>,
     total: u64,
+    /// The producer dropped what came after `total` bytes (the agent's
+    /// `max_output`), so the "tail" kept here is not the stream's real end.
+    tail_lost: bool,
 }
 
 /// A stream capped for a model.
@@ -33,7 +36,7 @@ pub struct Capped {
 
 impl HeadTail {
     pub fn new(keep: usize) -> HeadTail {
-        HeadTail { keep, head: Vec::new(), tail: VecDeque::new(), total: 0 }
+        HeadTail { keep, head: Vec::new(), tail: VecDeque::new(), total: 0, tail_lost: false }
     }
 
     pub fn push(&mut self, mut data: &[u8]) {
@@ -51,6 +54,13 @@ impl HeadTail {
             self.tail.drain(..overflow);
             self.tail.extend(data);
         }
+    }
+
+    /// Says that the stream went on past what was pushed and the rest was
+    /// dropped before it reached us (an exec's `truncated`), so the note must
+    /// not call the kept tail "the last bytes".
+    pub fn set_tail_lost(&mut self) {
+        self.tail_lost = true;
     }
 
     /// Total bytes pushed.
@@ -74,10 +84,20 @@ impl HeadTail {
     /// The capped text. `what` names the stream in the note ("stdout").
     pub fn finish(self, what: &str) -> Capped {
         let cut = self.total - self.head.len() as u64 - self.tail.len() as u64;
+        let lost = |total: u64| {
+            format!(
+                "[kled: {what} went on past {total} bytes, its output limit; the rest was dropped and is not shown]"
+            )
+        };
         if cut == 0 {
             let mut all = self.head;
             all.extend(self.tail);
-            return Capped { text: String::from_utf8_lossy(&all).into_owned(), total: self.total, cut: 0 };
+            let mut text = String::from_utf8_lossy(&all).into_owned();
+            if self.tail_lost {
+                text.push_str(if text.ends_with('\n') || text.is_empty() { "" } else { "\n" });
+                text.push_str(&lost(self.total));
+            }
+            return Capped { text, total: self.total, cut: 0 };
         }
         let tail: Vec<u8> = self.tail.into_iter().collect();
         // Cut on character boundaries: a split UTF-8 sequence at either edge
@@ -87,13 +107,21 @@ impl HeadTail {
         let cut = cut + (self.head.len() - head_end) as u64 + tail_start as u64;
         let head = String::from_utf8_lossy(&self.head[..head_end]);
         let tail = String::from_utf8_lossy(&tail[tail_start..]);
+        let (h, t, total) = (head_end, tail.len(), self.total);
+        let note = if self.tail_lost {
+            format!(
+                "[kled cut {cut} bytes from the middle of {what}, and {what} went on past {total} bytes, its output limit, \
+                 where the rest was dropped: shown are the first {h} bytes and the {t} bytes before the limit, not the real end]"
+            )
+        } else {
+            format!(
+                "[kled cut {cut} bytes from the middle of {what}: it was {total} bytes; shown are the first {h} and the last {t} bytes]"
+            )
+        };
         let text = format!(
-            "{head}{}[kled cut {cut} bytes from the middle of {what}: it was {total} bytes; shown are the first {h} and the last {t} bytes]{}{tail}",
+            "{head}{}{note}{}{tail}",
             if head.ends_with('\n') { "" } else { "\n" },
             if tail.starts_with('\n') { "" } else { "\n" },
-            total = self.total,
-            h = head_end,
-            t = tail.len(),
         );
         Capped { text, total: self.total, cut }
     }
@@ -178,6 +206,24 @@ mod tests {
         assert!(c.text.starts_with("ééééé\n"));
         assert!(c.text.ends_with("\nééééé"));
         assert_eq!(c.cut, 100 - 10 - 10);
+    }
+
+    #[test]
+    fn a_stream_cut_at_its_source_does_not_claim_its_end() {
+        let data: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        let mut ht = HeadTail::new(10);
+        ht.push(&data);
+        ht.set_tail_lost();
+        let c = ht.finish("stdout");
+        assert!(c.text.contains("went on past 100 bytes, its output limit"), "{}", c.text);
+        assert!(c.text.contains("not the real end") && !c.text.contains("the last 10"), "{}", c.text);
+        let mut short = HeadTail::new(10);
+        short.push(b"abc");
+        short.set_tail_lost();
+        assert_eq!(
+            short.finish("stderr").text,
+            "abc\n[kled: stderr went on past 3 bytes, its output limit; the rest was dropped and is not shown]"
+        );
     }
 
     #[test]
