@@ -185,12 +185,17 @@ build_sanitized() {
   build_c test_api "$bin/test_api-asan" "${san[@]}" && build_c test_fork "$bin/test_fork-asan" "${san[@]}"
 }
 build_plain() { build_c test_api "$bin/test_api" && build_c test_fork "$bin/test_fork"; }
+build_fuzz() {
+  build_c fuzz_json "$bin/fuzz_json-asan" -fsanitize=address,undefined -fno-omit-frame-pointer
+}
 step "C tests build with -Wall -Wextra -Werror (ASan+UBSan)" build_sanitized
 step "C tests build with -Wall -Wextra -Werror (for valgrind)" build_plain
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 step "C test_api under AddressSanitizer" "$bin/test_api-asan"
 step "C test_fork under AddressSanitizer" "$bin/test_fork-asan"
+step "C fuzz_json builds (ASan+UBSan)" build_fuzz
+step "C ABI JSON arguments fuzzed under AddressSanitizer (bounded)" "$bin/fuzz_json-asan"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 vg=(valgrind -q --error-exitcode=1 --show-leak-kinds=definite)
