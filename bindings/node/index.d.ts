@@ -118,6 +118,8 @@ export interface DirEntry {
   kind: 'file' | 'dir' | 'symlink' | 'other';
   size: number;
   mode: number;
+  /** Last modification in milliseconds since the epoch, as fs.Stats.mtimeMs (0 when the runtime cannot tell). */
+  mtimeMs: number;
 }
 
 /** A command: a string for the terminal's shell, or an argv run directly (no shell). */

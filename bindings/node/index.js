@@ -518,9 +518,11 @@ class Terminal {
     });
   }
 
-  /** The entries of a directory: [{name, kind: 'file'|'dir'|'symlink'|'other', size, mode}]. */
+  /** The entries of a directory: [{name, kind: 'file'|'dir'|'symlink'|'other', size, mode, mtimeMs}]. */
   async listDir(dir = '.') {
-    return JSON.parse(await call(() => this.#native.listDir(checkString('path', dir))));
+    const entries = JSON.parse(await call(() => this.#native.listDir(checkString('path', dir))));
+    // The agent's names are snake_case and its time is in nanoseconds: given as fs.Stats gives them.
+    return entries.map((e) => ({ name: e.name, kind: e.kind, size: e.size, mode: e.mode, mtimeMs: e.mtime_ns / 1e6 }));
   }
 
   /** Releases this handle (the terminal keeps running). Later calls reject with KLED_INVALID_STATE. */

@@ -14,9 +14,22 @@
 
 /// Head-and-tail capping, shared with `kled serve codeapi` (it lives in the core).
 pub use kled::cap;
+// errors, schema and progress use no other module here; params uses errors;
+// views uses params; render uses views; server uses errors and views; tools/
+// uses all of them, and nothing uses tools/ (KledMcp::new calls the
+// tool_set() that tools/ adds to it).
+mod errors;
+mod params;
+mod progress;
+mod render;
+mod schema;
 mod server;
+mod tools;
+mod views;
 
-pub use server::{KledMcp, DEFAULT_TIMEOUT, PROGRESS_EVERY};
+pub use params::DEFAULT_TIMEOUT;
+pub use progress::PROGRESS_EVERY;
+pub use server::KledMcp;
 
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};

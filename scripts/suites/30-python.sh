@@ -2,7 +2,8 @@
 # The Python binding (bindings/python): builds the abi3 wheel with maturin
 # (PyPI and crates.io only), installs it into a fresh venv, runs pytest there
 # against real local terminals (and the kled CLI, for cross-process checks),
-# mypy --strict on examples/python and mypy on the tests, runs both examples,
+# checks the type stubs against the module (mypy.stubtest), mypy --strict on
+# examples/python and mypy on the tests, runs both examples,
 # then runs the tests again with the same wheel on the oldest supported Python
 # (3.9) when the machine has it. Tools live in venvs under target/, never
 # globally.
@@ -69,6 +70,11 @@ if [ "$rc" -ne 0 ]; then
   echo "pytest failed (exit $rc)" >&2
   exit 1
 fi
+
+log "mypy.stubtest kled: the hand-written stubs (kled/_kled.pyi) against the installed module"
+# From the scratch directory, so that the module checked is the wheel's. No
+# allowlist: every difference stubtest reports is a wrong stub (or binding).
+(cd "$work" && "$VENV_ABS/bin/python" -m mypy.stubtest kled)
 
 log "mypy --strict examples/python; mypy bindings/python/tests"
 "$VENV/bin/python" -m mypy --strict --cache-dir "$work/mypy" examples/python/quickstart.py examples/python/agent_loop.py

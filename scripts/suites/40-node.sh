@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The Node binding: builds kled.node with plain cargo, runs `npm test`
 # (node --test against real local terminals, the CLI cross-process checks,
-# the 10,000-exec memory check and the npm pack install check), then the
-# examples: tsc --noEmit on the TypeScript quickstart and both quickstarts.
+# the 10,000-exec memory check and the npm pack install check), checks
+# index.d.ts (tsc --strict over test/types/types.ts, which uses every
+# declaration, and test/types/surface.js, which holds the declarations against
+# the real module), then the examples: tsc --noEmit on the TypeScript
+# quickstart and both quickstarts.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -25,6 +28,15 @@ export KLED_CLI="$PWD/target/debug/kled"
 
 log "npm test (bindings/node)"
 (cd bindings/node && npm test)
+
+log "index.d.ts: tsc --noEmit --strict over bindings/node/test/types/types.ts, then against the real module"
+(
+  cd bindings/node/test/types
+  npm install --no-package-lock --no-audit --no-fund --loglevel=error
+  npx --no-install tsc --version
+  npx --no-install tsc --noEmit --strict -p .
+  node surface.js
+)
 
 log "examples/node: install (kled from the checkout, typescript from npm), tsc --noEmit, run"
 home=$(mktemp -d /tmp/kled-node-examples-XXXXXX)

@@ -230,6 +230,8 @@ test('Terminal', async (t) => {
     assert.equal(byName['run.sh'].mode & 0o777, 0o755);
     assert.equal(byName['b.bin'].size, bin.length);
     assert.equal(byName.notes.kind, 'dir');
+    // Written a moment ago: within a minute of now (ms since the epoch, as fs.Stats.mtimeMs).
+    assert.ok(Math.abs(byName['run.sh'].mtimeMs - Date.now()) < 60_000, `mtimeMs ${byName['run.sh'].mtimeMs}`);
 
     await assert.rejects(sh.readFile('missing.txt'), (e) => e instanceof kled.NotFoundError && /missing\.txt/.test(e.message));
     await assert.rejects(sh.listDir('/nonexistent-kled-dir'), kled.NotFoundError);

@@ -3,35 +3,52 @@
 import os
 from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Dict, Iterator, List, Literal, Optional, Tuple, Type, Union
+from typing import Any, Dict, Iterator, List, Literal, Optional, Tuple, Type, Union, final
 
 from typing_extensions import Self
+
+__all__ = [
+    "__version__",
+    "DEFAULT_MAX_OUTPUT",
+    "FORK_CHILD_SUPPORTED",
+    "Manager",
+    "Terminal",
+    "ExecStream",
+    "ExecResult",
+    "ExecEvent",
+    "TerminalInfo",
+    "Provider",
+    "DirEntry",
+]
 
 __version__: str
 DEFAULT_MAX_OUTPUT: int
 FORK_CHILD_SUPPORTED: bool
 
-StrPath = Union[str, "os.PathLike[str]"]
-Command = Union[str, Sequence[StrPath]]
-Data = Union[bytes, bytearray, memoryview, str]
-Options = Mapping[str, Any]
-TerminalState = Literal["created", "running", "stopped", "failed"]
+# Aliases for the stubs only (the module has no such names): private, so
+# that stubtest and readers do not take them for runtime API.
+_StrPath = Union[str, "os.PathLike[str]"]
+_Command = Union[str, Sequence[_StrPath]]
+_Data = Union[bytes, bytearray, memoryview, str]
+_Options = Mapping[str, Any]
+_TerminalState = Literal["created", "running", "stopped", "failed"]
 
+@final
 class Manager:
     """Creates, finds, lists and removes terminals."""
 
-    def __init__(
-        self,
-        state_dir: Optional[StrPath] = None,
-        config: Union[StrPath, Mapping[str, Any], None] = None,
-    ) -> None: ...
+    def __new__(
+        cls,
+        state_dir: Optional[_StrPath] = None,
+        config: Union[_StrPath, Mapping[str, Any], None] = None,
+    ) -> Self: ...
     @property
     def state_dir(self) -> str:
         """The state directory."""
-    def create_terminal(self, kind: str, name: str, options: Optional[Options] = None) -> Terminal:
+    def create_terminal(self, kind: str, name: str, options: Optional[_Options] = None) -> Terminal:
         """Creates a terminal (not started)."""
     def create_terminal_async(
-        self, kind: str, name: str, options: Optional[Options] = None
+        self, kind: str, name: str, options: Optional[_Options] = None
     ) -> Awaitable[Terminal]:
         """Awaitable `create_terminal`."""
     def get_terminal(self, name: str) -> Terminal:
@@ -50,7 +67,7 @@ class Manager:
         self,
         kind: str,
         count: int,
-        options: Optional[Options] = None,
+        options: Optional[_Options] = None,
         prefix: Optional[str] = None,
         start: bool = False,
         *,
@@ -61,7 +78,7 @@ class Manager:
         self,
         kind: str,
         count: int,
-        options: Optional[Options] = None,
+        options: Optional[_Options] = None,
         prefix: Optional[str] = None,
         start: bool = False,
         *,
@@ -71,6 +88,7 @@ class Manager:
     def providers(self) -> List[Provider]:
         """Every runtime, whether it works here and what it needs."""
 
+@final
 class Terminal:
     """A named terminal; a context manager that starts it and removes it on exit."""
 
@@ -81,7 +99,7 @@ class Terminal:
     def kind(self) -> str:
         """Its runtime: "local", "container", ..."""
     @property
-    def state(self) -> TerminalState:
+    def state(self) -> _TerminalState:
         """The current state, read now."""
     @property
     def manager(self) -> Manager:
@@ -102,36 +120,36 @@ class Terminal:
         """Awaitable `remove`."""
     def execute(
         self,
-        cmd: Command,
+        cmd: _Command,
         *,
         timeout: Optional[float] = None,
-        cwd: Optional[StrPath] = None,
+        cwd: Optional[_StrPath] = None,
         env: Optional[Mapping[str, str]] = None,
-        stdin: Optional[Data] = None,
+        stdin: Optional[_Data] = None,
         max_output: Optional[int] = None,
         tty: Optional[Tuple[int, int]] = None,
     ) -> ExecResult:
         """Runs a command (str: shell; list: argv) and returns its result."""
     def execute_async(
         self,
-        cmd: Command,
+        cmd: _Command,
         *,
         timeout: Optional[float] = None,
-        cwd: Optional[StrPath] = None,
+        cwd: Optional[_StrPath] = None,
         env: Optional[Mapping[str, str]] = None,
-        stdin: Optional[Data] = None,
+        stdin: Optional[_Data] = None,
         max_output: Optional[int] = None,
         tty: Optional[Tuple[int, int]] = None,
     ) -> Awaitable[ExecResult]:
         """Awaitable `execute`; cancelling it kills the command."""
     def exec_stream(
         self,
-        cmd: Command,
+        cmd: _Command,
         *,
         timeout: Optional[float] = None,
-        cwd: Optional[StrPath] = None,
+        cwd: Optional[_StrPath] = None,
         env: Optional[Mapping[str, str]] = None,
-        stdin: Optional[Data] = None,
+        stdin: Optional[_Data] = None,
         max_output: Optional[int] = None,
         tty: Optional[Tuple[int, int]] = None,
         stdin_open: bool = False,
@@ -139,12 +157,12 @@ class Terminal:
         """Starts a command; iterate the stream for its events."""
     def exec_stream_async(
         self,
-        cmd: Command,
+        cmd: _Command,
         *,
         timeout: Optional[float] = None,
-        cwd: Optional[StrPath] = None,
+        cwd: Optional[_StrPath] = None,
         env: Optional[Mapping[str, str]] = None,
-        stdin: Optional[Data] = None,
+        stdin: Optional[_Data] = None,
         max_output: Optional[int] = None,
         tty: Optional[Tuple[int, int]] = None,
         stdin_open: bool = False,
@@ -156,7 +174,7 @@ class Terminal:
         code: str,
         *,
         args: Optional[Sequence[str]] = None,
-        stdin: Optional[Data] = None,
+        stdin: Optional[_Data] = None,
         timeout: Optional[float] = None,
         remote: bool = False,
     ) -> ExecResult:
@@ -172,22 +190,22 @@ class Terminal:
         code: str,
         *,
         args: Optional[Sequence[str]] = None,
-        stdin: Optional[Data] = None,
+        stdin: Optional[_Data] = None,
         timeout: Optional[float] = None,
         remote: bool = False,
     ) -> Awaitable[ExecResult]:
         """Awaitable `run_code`."""
-    def read_file(self, path: StrPath) -> bytes:
+    def read_file(self, path: _StrPath) -> bytes:
         """The whole content of a file in the terminal."""
-    def read_file_async(self, path: StrPath) -> Awaitable[bytes]:
+    def read_file_async(self, path: _StrPath) -> Awaitable[bytes]:
         """Awaitable `read_file`."""
-    def write_file(self, path: StrPath, data: Data, mode: Optional[int] = None) -> None:
+    def write_file(self, path: _StrPath, data: _Data, mode: Optional[int] = None) -> None:
         """Writes a file atomically, creating parent directories."""
-    def write_file_async(self, path: StrPath, data: Data, mode: Optional[int] = None) -> Awaitable[None]:
+    def write_file_async(self, path: _StrPath, data: _Data, mode: Optional[int] = None) -> Awaitable[None]:
         """Awaitable `write_file`."""
-    def list_dir(self, path: Optional[StrPath] = None) -> List[DirEntry]:
+    def list_dir(self, path: Optional[_StrPath] = None) -> List[DirEntry]:
         """The entries of a directory (default: the working directory)."""
-    def list_dir_async(self, path: Optional[StrPath] = None) -> Awaitable[List[DirEntry]]:
+    def list_dir_async(self, path: Optional[_StrPath] = None) -> Awaitable[List[DirEntry]]:
         """Awaitable `list_dir`."""
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -203,22 +221,23 @@ class Terminal:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> Awaitable[None]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class ExecResult:
     """How a command ended and what it printed."""
 
-    def __init__(
-        self,
-        stdout: Optional[Data] = None,
-        stderr: Optional[Data] = None,
+    def __new__(
+        cls,
+        stdout: Optional[_Data] = None,
+        stderr: Optional[_Data] = None,
         exit_code: Optional[int] = None,
         signal: Optional[int] = None,
         timed_out: bool = False,
         truncated: bool = False,
         duration: float = 0.0,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def stdout(self) -> str:
         """stdout decoded as UTF-8 (bad bytes replaced)."""
@@ -251,8 +270,9 @@ class ExecResult:
         """Exited 0 within its timeout."""
     def check(self) -> ExecResult:
         """This result if ok, else raises kled.CommandError."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
+@final
 class ExecEvent:
     """One step of a streamed exec: output, or the exit."""
 
@@ -281,6 +301,7 @@ class ExecEvent:
     def duration(self) -> Optional[float]:
         """Seconds the command ran (exit events)."""
 
+@final
 class ExecStream:
     """A running command's events; iterate with `for` or `async for`."""
 
@@ -293,7 +314,7 @@ class ExecStream:
     def __anext__(self) -> Awaitable[ExecEvent]: ...
     def signal(self, signum: int) -> None:
         """Sends a signal to the command's process group, also while another thread or task reads the stream."""
-    def write(self, data: Data) -> None:
+    def write(self, data: _Data) -> None:
         """Writes to the command's stdin (a stream started with stdin_open=True)."""
     def close_stdin(self) -> None:
         """Ends the command's stdin (EOF; on a pseudo-terminal, ^D)."""
@@ -309,6 +330,7 @@ class ExecStream:
         tb: Optional[TracebackType],
     ) -> bool: ...
 
+@final
 class TerminalInfo:
     """A snapshot of a terminal's record."""
 
@@ -317,7 +339,7 @@ class TerminalInfo:
     @property
     def kind(self) -> str: ...
     @property
-    def state(self) -> TerminalState: ...
+    def state(self) -> _TerminalState: ...
     @property
     def options(self) -> Dict[str, Any]: ...
     @property
@@ -325,6 +347,7 @@ class TerminalInfo:
     @property
     def error(self) -> Optional[str]: ...
 
+@final
 class Provider:
     """A runtime, whether it works here, and what it needs."""
 
@@ -339,6 +362,7 @@ class Provider:
     @property
     def reason(self) -> Optional[str]: ...
 
+@final
 class DirEntry:
     """An entry of Terminal.list_dir()."""
 
