@@ -247,10 +247,8 @@ pub struct CodeInterpreterFilesParams {
 pub(crate) fn timeout(secs: Option<f64>) -> Result<Duration, CallToolResult> {
     match secs {
         None => Ok(DEFAULT_TIMEOUT),
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
-        Some(s) => Err(tool_error(
-            ErrorKind::InvalidArgument.as_str(),
-            format!("timeout_secs must be a positive number of seconds, not {s}"),
-        )),
+        // The core's one rule for timeouts, in the tool's own words.
+        Some(s) => kled::timeout_from_secs(s)
+            .map_err(|e| tool_error(ErrorKind::InvalidArgument.as_str(), format!("timeout_secs: {}", e.message()))),
     }
 }

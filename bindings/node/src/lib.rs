@@ -65,8 +65,13 @@ fn to_json(v: impl serde::Serialize) -> Result<String> {
 fn millis(what: &str, ms: Option<f64>) -> Result<Option<Duration>> {
     match ms {
         None => Ok(None),
-        Some(ms) if ms.is_finite() && ms > 0.0 && ms < 1e15 => Ok(Some(Duration::from_secs_f64(ms / 1000.0))),
-        Some(ms) => Err(invalid(format!("{what} must be a positive number of milliseconds, not {ms}"))),
+        // The core's one rule (kled::timeout_from_secs), said in milliseconds.
+        Some(ms) => kled::timeout_from_secs(ms / 1000.0).map(Some).map_err(|_| {
+            invalid(format!(
+                "{what} must be a positive number of milliseconds up to {:e}, not {ms}",
+                kled::MAX_TIMEOUT_SECS * 1000.0
+            ))
+        }),
     }
 }
 

@@ -174,8 +174,8 @@ pub fn env(obj: &Bound<'_, PyAny>) -> PyResult<BTreeMap<String, String>> {
 pub fn timeout(py: Python<'_>, secs: Option<f64>) -> PyResult<Option<Duration>> {
     match secs {
         None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(invalid(py, format!("timeout must be a positive number of seconds, not {s}"))),
+        // The core's one rule (kled::timeout_from_secs), in Python's terms.
+        Some(s) => kled::timeout_from_secs(s).map(Some).map_err(|e| invalid(py, e.message().to_string())),
     }
 }
 

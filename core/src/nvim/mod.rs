@@ -344,11 +344,13 @@ impl NvimClient {
         let mut opts: Vec<(Value, Value)> = vec![
             ("cwd".into(), cwd.into()),
             ("env".into(), Value::Map(spawn.env.iter().map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect())),
-            ("max_output".into(), spawn.max_output.into()),
+            // Neovim takes integers as i64 (Lua numbers, exact to 2^53):
+            // "no cap" (u64::MAX) would be refused as invalid arguments.
+            ("max_output".into(), spawn.max_output.min(1 << 53).into()),
             ("display".into(), display.into()),
         ];
         if let Some(ms) = spawn.timeout_ms {
-            opts.push(("timeout_ms".into(), ms.into()));
+            opts.push(("timeout_ms".into(), ms.min(1 << 53).into()));
         }
         if let Some(data) = stdin {
             opts.push(("stdin".into(), Value::Binary(data.to_vec())));

@@ -87,6 +87,15 @@ impl KledMcp {
                 }
             }
         };
+        // A stream that reached the agent's cap lost its real end: the note
+        // must not call what is kept "the last bytes".
+        if status.truncated {
+            for s in [&mut out, &mut err] {
+                if s.total() >= EXEC_MAX_OUTPUT {
+                    s.set_tail_lost();
+                }
+            }
+        }
         let output = ExecOutput::new(p.terminal, &status, Streams::of(out.finish("stdout"), err.finish("stderr")));
         let text = render_exec(&output);
         Ok(structured(&output, text))
