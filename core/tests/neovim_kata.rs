@@ -1,5 +1,5 @@
 //! neovim-kata terminals beyond the exec suite: Neovim really runs inside
-//! the isolated container (named neovim-NAME), the editor edits files
+//! the isolated container (named neovim-HASH-NAME), the editor edits files
 //! there, and a Neovim killed inside is reported and brought back.
 
 #[macro_use]
@@ -33,7 +33,9 @@ async fn neovim_runs_isolated_and_edits_files_inside() {
 
     // The container is named for what it holds, and its kernel is not the host's.
     let docker = kled::engine::connect(GVISOR_ENGINE).await.unwrap();
-    let c = docker.inspect_container(&format!("neovim-{name}"), None).await.unwrap();
+    let container = home.container(&name);
+    assert!(container.starts_with("neovim-") && container.ends_with(&name), "{container}");
+    let c = docker.inspect_container(&container, None).await.unwrap();
     assert_eq!(c.state.and_then(|s| s.running), Some(true));
     let info = t.agent_info().await.unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
@@ -70,5 +72,5 @@ async fn neovim_runs_isolated_and_edits_files_inside() {
     t.stop().await.unwrap();
     assert_eq!(t.state().await.unwrap(), State::Stopped);
     t.remove().await.unwrap();
-    assert!(docker.inspect_container(&format!("neovim-{name}"), None).await.is_err());
+    assert!(docker.inspect_container(&container, None).await.is_err());
 }

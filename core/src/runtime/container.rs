@@ -129,6 +129,15 @@ pub(crate) fn endpoint_for(kind: Kind, config: &crate::Config) -> Result<String>
     Ok(endpoint)
 }
 
+/// Whether the engine refused a create because the name is taken.
+fn name_in_use(e: &bollard::errors::Error) -> bool {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code: 409, .. } => true,
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.contains("already in use"),
+        _ => false,
+    }
+}
+
 /// The engine name of a terminal's container: `kled-HOME-NAME`
 /// (neovim-kata: `neovim-HOME-NAME`, named for what it holds), where HOME is
 /// 8 hex digits of a hash of the state dir. Two state dirs on one engine (two
@@ -485,7 +494,8 @@ impl Runtime for ContainerRuntime {
                 .create_container(Some(CreateContainerOptionsBuilder::default().name(&container).build()), body.clone())
         };
         let created = match create().await {
-            Err(e) if status_of(&e) == Some(409) => {
+            // Docker says 409; Podman 4.3 says 500 "... is already in use".
+            Err(e) if name_in_use(&e) => {
                 // A container of this name and state dir that no record owns
                 // (this create holds the name's record, so nothing else can):
                 // a leftover of a run that died. Remove it and try once more.
@@ -495,8 +505,9 @@ impl Runtime for ContainerRuntime {
             other => other,
         }
         .map_err(|e| {
+            let in_use = name_in_use(&e);
             let err = engine_error(&format!("creating container {container}"), e);
-            if err.kind() == ErrorKind::AlreadyExists {
+            if in_use {
                 Error::new(
                     ErrorKind::AlreadyExists,
                     format!("{}; a container of that name exists already and was not made by kled for this state dir: remove it with `podman rm -f {container}` or pick another name", err.message()),
