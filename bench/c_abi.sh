@@ -23,7 +23,7 @@ trap cleanup EXIT
 
 # Both halves are built once, up front, and then run directly: nothing
 # rebuilds between rounds.
-scripts/install-libkled.sh "$work/prefix" >/dev/null
+scripts/install-libkled.sh "$work/prefix" --no-cli >/dev/null
 cargo build --release --locked -p kled-core --example exec_baseline
 rust_bench=target/release/examples/exec_baseline
 export PKG_CONFIG_PATH=$work/prefix/lib/pkgconfig

@@ -4,7 +4,12 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "kled", version, about = "Named, long-lived terminals for programs, people and AI agents")]
+#[command(
+    name = "kled",
+    version,
+    long_version = crate::completions::version_text(),
+    about = "Named, long-lived terminals for programs, people and AI agents"
+)]
 pub struct Cli {
     /// Configuration file (YAML). Default: $KLED_CONFIG, else ~/.config/kled/config.yaml.
     #[arg(long, global = true, value_name = "FILE")]
@@ -31,6 +36,10 @@ pub enum Top {
     /// Serve an API on kled terminals.
     #[command(subcommand)]
     Serve(crate::codeapi_cmd::ServeCmd),
+    /// Print a shell completion script on stdout: `kled completions bash > /etc/bash_completion.d/kled`.
+    Completions(crate::completions::CompletionsArgs),
+    /// Print the man page kled.1 (or write every page with --out-dir).
+    Man(crate::completions::ManArgs),
 }
 
 impl Top {

@@ -19,6 +19,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Top::Mcp(a) => crate::mcp_cmd::run(manager, a).await,
         Top::Code(a) => crate::codeapi_cmd::remote_code(&manager, a).await,
         Top::Serve(cmd) => crate::codeapi_cmd::serve(manager, cmd).await,
+        // main.rs runs these before opening the state dir; here for completeness.
+        Top::Completions(a) => crate::completions::completions(&a),
+        Top::Man(a) => crate::completions::man(&a),
     }
 }
 

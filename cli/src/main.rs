@@ -4,6 +4,7 @@ mod addr;
 mod args;
 mod codeapi_cmd;
 mod commands;
+mod completions;
 mod mcp_cmd;
 mod output;
 mod tty;
@@ -23,6 +24,21 @@ fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
+    // Completions and man pages need no state dir, configuration or runtime.
+    let offline = match &cli.command {
+        args::Top::Completions(a) => Some(completions::completions(a)),
+        args::Top::Man(a) => Some(completions::man(a)),
+        _ => None,
+    };
+    if let Some(result) = offline {
+        return match result {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("kled: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     init_logging();
     // A server uses both cores; every other command is one request at a time.
     let builder = match cli.command {

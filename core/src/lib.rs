@@ -2,15 +2,37 @@
 //! run commands and code, on this host or in containers, sandboxes, Neovim
 //! or remote hosts.
 //!
-//! ```no_run
-//! # async fn demo() -> kled::Result<()> {
-//! let manager = kled::Manager::from_env()?;
-//! let t = manager.create_terminal("local", "dev", serde_json::json!({})).await?;
-//! t.start().await?;
-//! let r = t.exec(kled::ExecRequest::new("echo hello")).await?;
-//! assert_eq!(r.stdout, b"hello\n");
-//! t.remove().await?;
-//! # Ok(()) }
+//! A local terminal: create it, start it, run a command, read its result,
+//! remove it. (This example runs as a doctest in `cargo test`.)
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! # fn main() -> kled::Result<()> {
+//! # let home = tempfile::tempdir().unwrap();
+//! # let state_dir = Some(home.path().to_path_buf());
+//! // State (one record per terminal) in $KLED_HOME by default; here a temp dir.
+//! let manager = kled::Manager::new(state_dir, kled::Config::default())?;
+//! let rt = tokio::runtime::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let t = manager.create_terminal("local", "dev", serde_json::json!({})).await?;
+//!     t.start().await?;
+//!
+//!     // A string runs in the terminal's shell; a non-zero exit is a result, not an error.
+//!     let r = t.exec(kled::ExecRequest::new("echo hello; echo oops >&2; exit 3")).await?;
+//!     assert_eq!((r.stdout.as_slice(), r.stderr.as_slice()), (&b"hello\n"[..], &b"oops\n"[..]));
+//!     assert_eq!(r.exit_code, Some(3));
+//!
+//!     // An argv runs without a shell; a timeout kills the process group.
+//!     let argv = kled::ExecRequest::new(vec!["sleep".to_string(), "10".to_string()]);
+//!     let r = t.exec(argv.timeout(Duration::from_millis(200))).await?;
+//!     assert!(r.timed_out);
+//!
+//!     t.write_file("notes/a.txt", b"data", None).await?;
+//!     assert_eq!(t.read_file("notes/a.txt").await?, b"data");
+//!     t.remove().await
+//! })
+//! # }
 //! ```
 //!
 //! Every terminal hosts a small static `kled-agent` (embedded in this

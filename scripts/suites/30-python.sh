@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The Python binding (bindings/python): builds the abi3 wheel with maturin
-# (PyPI and crates.io only), installs it into a fresh venv, runs pytest there
-# against real local terminals (and the kled CLI, for cross-process checks),
-# checks the type stubs against the module (mypy.stubtest), mypy --strict on
-# examples/python and mypy on the tests, runs both examples,
+# The Python binding (bindings/python): builds the abi3 manylinux_2_28 wheel
+# with scripts/build-wheel.sh (maturin and zig; PyPI and crates.io only),
+# installs it into a fresh venv, runs pytest there against real local
+# terminals (and the kled CLI, for cross-process checks), checks the type
+# stubs against the module (mypy.stubtest),
+# mypy --strict on examples/python and mypy on the tests, runs both examples,
 # then runs the tests again with the same wheel on the oldest supported Python
 # (3.9) when the machine has it. Tools live in venvs under target/, never
 # globally.
@@ -32,10 +33,11 @@ log "kled CLI (for the cross-process tests)"
 cargo build -p kled-cli
 export KLED_CLI="$REPO/target/debug/kled"
 
-log "wheel: maturin build --release"
+# The wheel as shipped (abi3, manylinux_2_28, linked with zig): the same
+# build 60-packaging.sh installs in a container.
+log "wheel: scripts/build-wheel.sh (maturin --release --zig --compatibility manylinux_2_28)"
 WHEELS=target/python-wheels
-rm -rf "$WHEELS"
-"$TOOLS/bin/maturin" build --release --locked -m bindings/python/Cargo.toml -o "$WHEELS"
+scripts/build-wheel.sh "$WHEELS"
 WHEEL=$(ls "$WHEELS"/kled-*-abi3-*.whl)
 echo "built $WHEEL ($(du -h "$WHEEL" | cut -f1))"
 

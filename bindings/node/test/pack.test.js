@@ -19,7 +19,7 @@ test('npm pack installs into an empty folder and works', async (t) => {
     execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: pkgDir, stdio: ['ignore', 'pipe', 'pipe'] })
   )[0];
   const files = packed.files.map((f) => f.path).sort();
-  assert.deepEqual(files, ['README.md', 'index.d.ts', 'index.js', 'kled.node', 'package.json']);
+  assert.deepEqual(files, ['README.md', 'index.d.ts', 'index.js', 'index.mjs', 'kled.node', 'package.json']);
   const tarball = path.join(work, packed.filename);
   assert.ok(fs.existsSync(tarball));
   t.diagnostic(`${packed.filename}: ${(packed.size / 1048576).toFixed(1)} MB packed, ${(packed.unpackedSize / 1048576).toFixed(1)} MB unpacked`);
