@@ -39,7 +39,7 @@ fn completions_for_each_shell_name_the_subcommands() {
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 
     let bad = kled(&["completions", "tcsh"], home.path());
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(125));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("invalid value 'tcsh'") && err.contains("bash"), "{err}");
 }
