@@ -36,8 +36,9 @@ test('async behaviour', async (t) => {
     clearInterval(timer);
     assert.equal(r.stdout, 'done\n');
     assert.ok(took >= 1900, `the command ran ${took} ms`);
-    // 10 ms interval over 2 s: ~200 ticks if the loop is free; none if it were blocked.
-    assert.ok(ticks.length >= 100, `${ticks.length} ticks in ${Math.round(took)} ms`);
+    // 10 ms interval over 2 s: ~200 ticks if the loop is free, none if it were
+    // blocked; a loaded 2-core machine gave 77, so the bar is well below that.
+    assert.ok(ticks.length >= 40, `${ticks.length} ticks in ${Math.round(took)} ms`);
     let worst = ticks[0] - started;
     for (let i = 1; i < ticks.length; i++) worst = Math.max(worst, ticks[i] - ticks[i - 1]);
     assert.ok(worst < 250, `longest gap between ticks: ${worst.toFixed(1)} ms`);
