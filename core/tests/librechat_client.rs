@@ -389,3 +389,35 @@ async fn a_terminal_runs_code_remotely_and_keeps_its_session() {
     assert_eq!(t.run_code_with(req).await.unwrap_err().kind(), kled::ErrorKind::InvalidArgument);
     t.remove().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_hostile_retry_after_never_panics() {
+    // Issue 14 finding 4: `Retry-After: 1e30` (header or body) made
+    // Duration::from_secs_f64 panic. Now it is clamped, then capped by the
+    // policy, so the client gives up at once with the server's words.
+    let answer =
+        |status: u16, header: &str, body: &str| (status, vec![("retry-after", header.to_string())], body.to_string());
+    let policy =
+        RetryPolicy { deadline: Duration::from_secs(3), max_retry_after: Duration::from_secs(60), ..fast_policy() };
+    let body = || ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() };
+    for (status, header, reply) in [
+        (429, "1e30", r#"{"error":"rate_limited","retry_after_seconds":1e30}"#),
+        (429, "1e308", r#"{"error":"rate_limited","retry_after_seconds":-1e30}"#),
+        (429, "-5", r#"{"error":"rate_limited","retry_after_seconds":1.7976931348623157e308}"#),
+        (429, "1e30", r#"{"error":"rate_limited","retry_after_seconds":1e400}"#),
+        (503, "1e30", r#"{"error":"Service unavailable"}"#),
+        (503, "18446744073709551616", r#"{"error":"Service unavailable"}"#),
+    ] {
+        let (s, base) = Standin::start(vec![answer(status, header, reply), ok(EXEC_REPLY)]).await;
+        let t0 = Instant::now();
+        let e = client(&base, policy.clone()).exec(&body()).await.unwrap_err();
+        assert_eq!(e.status, Some(status), "{header} {reply}: {e}");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{header} {reply}: waited {:?}", t0.elapsed());
+        assert!(e.retry_after.is_some_and(|d| d <= Duration::from_secs(86_400)), "{:?}", e.retry_after);
+        assert_eq!(s.seen().len(), 1);
+    }
+    // A header that is no number at all falls back to backoff and succeeds.
+    let (s, base) = Standin::start(vec![answer(503, "NaN", "{}"), ok(EXEC_REPLY)]).await;
+    client(&base, policy).exec(&body()).await.unwrap();
+    assert_eq!(s.seen().len(), 2);
+}

@@ -3,7 +3,7 @@
 //! and fails with an [`ApiError`] that keeps the server's message.
 
 use super::error::{ApiError, ApiErrorKind};
-use super::retry::{parse_retry_after, RetryPolicy};
+use super::retry::{parse_retry_after, server_seconds, RetryPolicy};
 use super::wire::{ErrorBody, ExecBody, ExecOutput, FileInfo, UploadReply};
 use crate::config::{LibreChatAuth, LibreChatConfig, Secret};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
@@ -311,11 +311,8 @@ async fn error_of(r: Response, req: &str) -> ApiError {
         r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let body = r.bytes().await.unwrap_or_default();
     let parsed: Option<ErrorBody> = serde_json::from_slice(&body).ok();
-    let from_body = parsed
-        .as_ref()
-        .and_then(|b| b.retry_after_seconds)
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|s| Duration::from_secs_f64(s.ceil()));
+    let from_body =
+        parsed.as_ref().and_then(|b| b.retry_after_seconds).filter(|s| *s > 0.0).and_then(|s| server_seconds(s.ceil()));
     let message = match parsed {
         Some(b) => {
             let mut m = b.error;
