@@ -66,6 +66,18 @@ pub async fn exec(srv: &Inner, key: KeyId, body: ExecBody) -> Result<ExecOutput,
     };
     st.sandbox_used = Instant::now();
     let (files, notes) = collect_outputs(srv, &session, &mut st, &before).await;
+    if result.timed_out || result.signal.is_some() {
+        // The run's process group was killed, but what it forked off into
+        // other groups (a fork bomb's `&` children, a daemon) may still
+        // run, and nothing here can prove otherwise. So the sandbox goes,
+        // and the session's next run gets a fresh one with its stored
+        // files copied in: nothing a killed run started outlives it.
+        if let Some(s) = st.sandbox.take() {
+            tracing::info!(session = %session.id, terminal = s.terminal.name(), "run killed; recycling its sandbox");
+            srv.pool.retire(s);
+        }
+        st.synced.clear();
+    }
     // A session's TTL runs from the end of its last use, not the start: a
     // long run (or a sandbox replaced mid-way) must not age it.
     session.touch();

@@ -70,9 +70,14 @@ async fn exec(
         Ok(b) => b,
         Err(e) => return Failure::bad_request(format!("the body is not a valid exec request: {e}")).into_response(),
     };
-    match crate::exec::exec(&srv, key, body).await {
-        Ok(out) => Json(out).into_response(),
-        Err(f) => f.into_response(),
+    // In a task of its own: a client that goes away mid-run must not cut
+    // the run short between "started" and "killed, sandbox recycled".
+    let run = tokio::spawn(async move { crate::exec::exec(&srv, key, body).await });
+    match run.await {
+        Ok(Ok(out)) => Json(out).into_response(),
+        Ok(Err(f)) => f.into_response(),
+        Err(e) => Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "Execution failed", format!("the run failed: {e}"))
+            .into_response(),
     }
 }
 
