@@ -182,6 +182,11 @@ impl Pool {
         self.warm.saturating_sub(have)
     }
 
+    /// Warm sandboxes ready now.
+    pub fn warm_count(&self) -> usize {
+        self.idle.lock().unwrap().len()
+    }
+
     /// Whether every place is taken.
     pub fn full(&self) -> bool {
         self.slots.available_permits() == 0

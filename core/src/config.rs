@@ -116,9 +116,9 @@ impl<'de> Deserialize<'de> for CodeApiAuth {
         }
         match Raw::deserialize(d)? {
             Raw::Word(w) if w == "none" => Ok(CodeApiAuth::None),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
-                "codeapi.auth must be `none` or a map with `jwt`, not {w:?}"
-            ))),
+            Raw::Word(w) => {
+                Err(serde::de::Error::custom(format!("codeapi.auth must be `none` or a map with `jwt`, not {w:?}")))
+            }
             Raw::Map(m) => Ok(CodeApiAuth::Verify(m)),
         }
     }
@@ -464,5 +464,21 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("sk-live-123") && !dbg.contains("tok-456"), "{dbg}");
         assert!(dbg.contains("<redacted>"));
+    }
+
+    #[test]
+    fn codeapi_auth_is_none_by_name_or_jwt_keys() {
+        let c = Config::from_yaml("codeapi:\n  auth: none\n", "t").unwrap();
+        assert_eq!(c.codeapi.auth, CodeApiAuth::None);
+        let y =
+            "codeapi:\n  auth:\n    jwt:\n      keys: [{kid: k1, public_key: /etc/lc.pub}]\n      audience: other\n";
+        let CodeApiAuth::Verify(a) = Config::from_yaml(y, "t").unwrap().codeapi.auth else { panic!("not verify") };
+        assert_eq!(
+            (a.jwt.keys[0].kid.as_str(), a.jwt.audience.as_str(), a.jwt.issuer.as_str()),
+            ("k1", "other", "librechat")
+        );
+        assert!(Config::from_yaml("codeapi:\n  auth: off\n", "t").is_err());
+        let s = Config::from_yaml("codeapi:\n  sandbox: {pids: 64}\n", "t").unwrap().codeapi.sandbox;
+        assert_eq!((s.pids, s.memory, s.kind.as_str()), (64, 1024, "gvisor"));
     }
 }

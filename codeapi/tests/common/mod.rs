@@ -27,6 +27,19 @@ impl TestServer {
             return None;
         }
         let dir = tempfile::Builder::new().prefix("kled-codeapi-").tempdir_in("/tmp").unwrap();
+        Some(TestServer::start_in(dir, tweak).await)
+    }
+
+    /// Stops this server (its stored files stay) and starts another on the
+    /// same state dir.
+    pub async fn restart(mut self, tweak: impl FnOnce(&mut CodeApiConfig)) -> TestServer {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        TestServer::start_in(dir, tweak).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut CodeApiConfig)) -> TestServer {
         let manager = kled::Manager::new(Some(dir.path().to_path_buf()), kled::Config::default()).unwrap();
         let mut cfg = CodeApiConfig::default();
         cfg.api_keys = vec![Secret::new(KEY_A), Secret::new(KEY_B)];
@@ -41,7 +54,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             server.serve(listener, async move { rx.await.unwrap_or(()) }).await.unwrap();
         });
-        Some(TestServer { base, dir, stop: Some(tx), task: Some(task) })
+        TestServer { base, dir, stop: Some(tx), task: Some(task) }
     }
 
     pub fn client(&self, key: &str) -> Client {
@@ -54,7 +67,8 @@ impl TestServer {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.take().unwrap().await.unwrap();
         assert_eq!(containers(self.dir.path()).await.len(), 0, "sandboxes left behind");
-        assert!(!self.dir.path().join("codeapi").exists(), "stored files left behind");
+        // Stored files stay for the next server on this state dir.
+        assert!(self.dir.path().join("codeapi").is_dir(), "stored files gone");
     }
 }
 
