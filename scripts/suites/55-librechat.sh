@@ -51,7 +51,7 @@ codeapi:
 YAML
 
 log "kled serve codeapi (gVisor sandboxes, LibreChat's public key only)"
-KLED_HOME=$TMP/home KLED_CODEAPI_JWT_PUBLIC_KEY=$TMP/lc.pub KLED_CODEAPI_JWT_KID=$KID KLED_LOG=info \
+KLED_HOME=$TMP/home KLED_CODEAPI_JWT_PUBLIC_KEY=$TMP/lc.pub KLED_CODEAPI_JWT_KID=$KID KLED_LOG=trace \
   "$KLED" --config "$TMP/config.yaml" serve codeapi --listen 127.0.0.1:0 >"$TMP/server.log" 2>&1 &
 SRV=$!
 URL=
@@ -70,4 +70,9 @@ log "node --test codeapi/tests/librechat (@librechat/agents CodeExecutor against
   node -p '"@librechat/agents " + JSON.parse(require("fs").readFileSync("node_modules/@librechat/agents/package.json")).version'
   LIBRECHAT_CODE_BASEURL=$URL KLED_TEST_JWT_PRIVATE_KEY=$TMP/lc.key KLED_TEST_JWT_KID=$KID timeout 300 npm test
 )
+# The server ran with KLED_LOG=trace: no log line over the CLI's 4096-byte
+# cap (issue 14 finding 16: whole engine bodies were logged).
+longest=$(sed 's/\x1b\[[0-9;]*m//g' "$TMP/server.log" | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
+echo "server log at trace: $(wc -c <"$TMP/server.log") bytes, longest line $longest bytes"
+[ "$longest" -le 4200 ] || { echo "a log line of $longest bytes: the cap does not hold" >&2; exit 1; }
 echo "librechat suite passed"
