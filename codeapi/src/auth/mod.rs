@@ -96,7 +96,11 @@ impl Authenticator {
             });
         };
         if let Some(i) = self.keys.find(given) {
-            return Ok(Principal { namespace: format!("key:{i}"), user: format!("key:{i}") });
+            // Named by a digest of the key, not its place in the list: the
+            // stored files of a key stay its own across restarts whatever
+            // keys are added or removed, and the key itself is never stored.
+            let id = &self.keys.1[i];
+            return Ok(Principal { namespace: format!("key:{id}"), user: format!("key:{id}") });
         }
         match (&self.jwt, bearer) {
             (Some(v), Some(token)) if token.matches('.').count() == 2 => match v.verify(token) {
@@ -111,11 +115,19 @@ impl Authenticator {
     }
 }
 
-struct Keys(Vec<Secret>);
+/// The keys, and each one's stable name (the first 16 bytes of its
+/// SHA-256, in hex).
+struct Keys(Vec<Secret>, Vec<String>);
 
 impl Keys {
     fn new(keys: &[Secret]) -> Keys {
-        Keys(keys.iter().filter(|k| !k.expose().is_empty()).cloned().collect())
+        use sha2::Digest;
+        let keys: Vec<Secret> = keys.iter().filter(|k| !k.expose().is_empty()).cloned().collect();
+        let ids = keys
+            .iter()
+            .map(|k| sha2::Sha256::digest(k.expose().as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+        Keys(keys, ids)
     }
 
     /// Which key `given` is, compared in constant time per key.
@@ -194,8 +206,14 @@ mod tests {
     #[test]
     fn both_auth_styles() {
         let a = keys(&["a-key", "b-key"]);
-        assert_eq!(a.check(&headers(&[("x-api-key", "b-key")])).unwrap().user, "key:1");
-        assert_eq!(a.check(&headers(&[("authorization", "Bearer a-key")])).unwrap().user, "key:0");
+        let (ka, kb) = (
+            a.check(&headers(&[("authorization", "Bearer a-key")])).unwrap(),
+            a.check(&headers(&[("x-api-key", "b-key")])).unwrap(),
+        );
+        assert_ne!(ka, kb);
+        // The same key is the same caller whatever its place in the list.
+        assert_eq!(keys(&["b-key"]).check(&headers(&[("x-api-key", "b-key")])).unwrap(), kb);
+        assert!(!kb.user.contains("b-key"));
         assert_eq!(a.check(&headers(&[])).unwrap_err().status, StatusCode::UNAUTHORIZED);
         assert_eq!(a.check(&headers(&[("x-api-key", "a-ke")])).unwrap_err().status, StatusCode::UNAUTHORIZED);
         assert_eq!(
