@@ -102,7 +102,7 @@ impl Pool {
             }
             // Sandboxes go idle while we wait: free one, but not another
             // before the last one's removal has had time to give its place.
-            if evicted.map_or(true, |t| t.elapsed() > Duration::from_secs(1)) && make_room() {
+            if evicted.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) && make_room() {
                 evicted = Some(Instant::now());
             }
             let left = deadline.saturating_duration_since(Instant::now());

@@ -277,7 +277,7 @@ impl Store {
             if st.sandbox.is_none() || st.sandbox_used.elapsed() < min_idle {
                 continue;
             }
-            if best.as_ref().map_or(true, |(t, _)| st.sandbox_used < *t) {
+            if best.as_ref().is_none_or(|(t, _)| st.sandbox_used < *t) {
                 best = Some((st.sandbox_used, st));
             }
         }

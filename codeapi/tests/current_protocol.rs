@@ -225,7 +225,7 @@ async fn users_never_share_files_or_sandboxes_and_paths_nest() {
     let r = files.iter().find(|f| f["name"] == "out/deep/r.txt").unwrap_or_else(|| panic!("{out}"));
     let out_sid = r["storage_session_id"].as_str().unwrap().to_string();
     let out_fid = r["id"].as_str().unwrap().to_string();
-    let q = format!("?kind=user&id=alice");
+    let q = "?kind=user&id=alice";
     let resp = reqwest::Client::new()
         .get(format!("{}/download/{out_sid}/{out_fid}{q}", srv.base))
         .bearer_auth(&alice)

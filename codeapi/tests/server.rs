@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use kled::config::CodeApiConfig;
-use kled::librechat::{ApiErrorKind, Auth, Client, ExecBody, InputFile, RetryPolicy, UploadFile};
+use kled::librechat::{ApiErrorKind, Auth, Client, ExecBody, InputFile, UploadFile};
 use kled::Secret;
 use std::path::Path;
 use std::time::{Duration, Instant};

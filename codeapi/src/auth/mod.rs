@@ -198,8 +198,7 @@ mod tests {
     }
 
     fn keys(k: &[&str]) -> Authenticator {
-        let mut cfg = CodeApiConfig::default();
-        cfg.api_keys = k.iter().map(|k| Secret::new(*k)).collect();
+        let cfg = CodeApiConfig { api_keys: k.iter().map(|k| Secret::new(*k)).collect(), ..CodeApiConfig::default() };
         Authenticator::new(&cfg).unwrap()
     }
 
