@@ -100,7 +100,15 @@ pub async fn authorize(srv: &Inner, who: &Principal, refs: &[RefIn]) -> Result<V
                 let Some(resource) = resource else { return Err(invalid(i, "resource_id is invalid")) };
                 let key = owner_key(who, kind, resource, r.version.as_ref()).map_err(|e| invalid(i, &e))?;
                 let session = srv.store.find(sid).ok().filter(|s| s.owner == key).ok_or_else(unauthorized)?;
-                let file = session.state.lock().await.files.get(&r.id).cloned().ok_or_else(unauthorized)?;
+                // The caller's own session without that file: a 404 that says
+                // why (it expired, it was replaced), where the reference server
+                // answers 403; it tells nobody anything about another's files.
+                let file = session.state.lock().await.files.get(&r.id).cloned().ok_or_else(|| {
+                    Failure::not_found(format!(
+                        "no file {:?} ({}) in session {sid:?}: files expire with their session, and a newer output replaces an older one",
+                        r.id, r.name
+                    ))
+                })?;
                 (session, file)
             }
             None => {
