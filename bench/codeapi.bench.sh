@@ -5,7 +5,10 @@
 # for a new session per request (a gVisor sandbox of its own: from the warm
 # pool while places are free, else evicting the least recently used idle
 # session's) and for a reused session (its sandbox stays up), against the same code run
-# through `podman run --rm --runtime runsc` per request. One run; each
+# through `podman run --rm --runtime runsc` per request. Both protocols:
+# a static key (X-API-Key, the legacy hosted service's way) and a JWT minted
+# per request as LibreChat >= 0.8.6 mints them (Ed25519, verified by the
+# server; a JWT user's runs reuse that user's warm sandbox). One run; each
 # measurement is bounded in requests and seconds. Needs root (rootful
 # Podman, /run/kled/gvisor.sock). The server's log (KLED_LOG=info) is kept
 # in target/codeapi-bench-server.log.
@@ -20,7 +23,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 [ "$(id -u)" = 0 ] || { echo "bench/codeapi.bench.sh needs root (rootful Podman, /run/kled/gvisor.sock)" >&2; exit 1; }
 ensure_rust
-ensure_packages python3
+ensure_packages python3 openssl
 NEW_N=${KLED_BENCH_NEW_N:-200} NEW_SECS=${KLED_BENCH_NEW_SECS:-20}
 SESSION_N=${KLED_BENCH_SESSION_N:-2000} SESSION_SECS=${KLED_BENCH_SESSION_SECS:-10}
 PODMAN_N=${KLED_BENCH_PODMAN_N:-30} PODMAN_SECS=${KLED_BENCH_PODMAN_SECS:-30}
@@ -84,8 +87,11 @@ codeapi:
   rate_limit: { requests: 0, per: 60 }
 EOF
 
+openssl genpkey -algorithm ed25519 -out "$TMP/jwt.key" 2>/dev/null
+openssl pkey -in "$TMP/jwt.key" -pubout -out "$TMP/jwt.pub"
 log "starting kled serve codeapi (gVisor sandboxes; max_sandboxes 16, warm 4, idle 30 s; no rate limit)"
 KLED_HOME=$TMP/home KLED_CODEAPI_KEYS=k1 KLED_LOG=info \
+  KLED_CODEAPI_JWT_PUBLIC_KEY=$TMP/jwt.pub KLED_CODEAPI_JWT_KID=bench \
   target/release/kled --config "$TMP/config.yaml" serve codeapi --listen 127.0.0.1:0 >"$TMP/server.log" 2>&1 &
 SRV=$!
 URL=
@@ -113,6 +119,14 @@ for mode in session new; do
   for c in "${CONCURRENCY[@]}"; do
     log "kled, $mode: concurrency $c (at most $n requests or $s s)"
     measure "kled $mode" --url "$URL" --key k1 --mode "$mode" --concurrency "$c" --max-requests "$n" --max-secs "$s"
+  done
+done
+for mode in session new; do
+  if [ "$mode" = new ]; then n=$NEW_N s=$NEW_SECS; else n=$SESSION_N s=$SESSION_SECS; fi
+  for c in "${CONCURRENCY[@]}"; do
+    log "kled, JWT, $mode: concurrency $c (at most $n requests or $s s)"
+    measure "kled jwt $mode" --url "$URL" --jwt-key "$TMP/jwt.key" --jwt-kid bench --mode "$mode" \
+      --concurrency "$c" --max-requests "$n" --max-secs "$s"
   done
 done
 log "server log: $(grep -c ' WARN ' "$TMP/server.log" || true) warnings, $(grep -c ' ERROR ' "$TMP/server.log" || true) errors"

@@ -120,10 +120,20 @@ pub async fn serve(m: Manager, cmd: ServeCmd) -> Result<u8, Error> {
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
     let (kind, keys) = (cfg.sandbox.kind.clone(), cfg.api_keys.len());
+    let auth = match &cfg.auth {
+        kled::config::CodeApiAuth::None => "no auth (codeapi.auth: none)".to_string(),
+        kled::config::CodeApiAuth::Verify(a) => {
+            let jwt = a.jwt.keys.len();
+            let mut s = format!("{keys} API key{}", if keys == 1 { "" } else { "s" });
+            if jwt > 0 {
+                s.push_str(&format!(", {jwt} JWT key{}", if jwt == 1 { "" } else { "s" }));
+            }
+            s
+        }
+    };
     let server = kled_codeapi::Server::new(m, cfg).await?;
     eprintln!(
-        "kled serve codeapi: http://{local}/v1 ({kind} sandboxes, {keys} API key{}); Ctrl-C stops and removes the sandboxes",
-        if keys == 1 { "" } else { "s" }
+        "kled serve codeapi: http://{local}/v1 ({kind} sandboxes, {auth}); Ctrl-C stops and removes the sandboxes"
     );
     server.serve(listener, shutdown_signal()).await?;
     Ok(0)
@@ -136,5 +146,5 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    eprintln!("kled serve codeapi: stopping; removing sandboxes");
+    eprintln!("kled serve codeapi: stopping; removing sandboxes (stored files stay)");
 }

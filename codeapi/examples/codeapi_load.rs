@@ -40,6 +40,10 @@ enum Mode {
 struct Args {
     url: String,
     key: String,
+    /// Mint an EdDSA JWT per request with this private key (PEM file), as
+    /// LibreChat does, instead of sending `key`.
+    jwt_key: Option<jsonwebtoken::EncodingKey>,
+    jwt_kid: String,
     concurrency: usize,
     max_requests: u64,
     max_secs: f64,
@@ -50,8 +54,8 @@ struct Args {
 fn usage(msg: &str) -> ! {
     eprintln!("codeapi_load: {msg}");
     eprintln!(
-        "usage: codeapi_load [--url URL --key KEY] --concurrency N --max-requests N --max-secs S \
-         --mode new|session|cmd [-- COMMAND...]"
+        "usage: codeapi_load [--url URL (--key KEY | --jwt-key PEM --jwt-kid KID)] --concurrency N \
+         --max-requests N --max-secs S --mode new|session|cmd [-- COMMAND...]"
     );
     std::process::exit(2);
 }
@@ -60,6 +64,8 @@ fn parse_args() -> Args {
     let mut a = Args {
         url: "http://127.0.0.1:8700/v1".into(),
         key: String::new(),
+        jwt_key: None,
+        jwt_kid: String::new(),
         concurrency: 1,
         max_requests: 100,
         max_secs: 10.0,
@@ -77,6 +83,13 @@ fn parse_args() -> Args {
         match flag.as_str() {
             "--url" => a.url = val.trim_end_matches('/').to_string(),
             "--key" => a.key = val,
+            "--jwt-kid" => a.jwt_kid = val,
+            "--jwt-key" => {
+                let pem = std::fs::read(&val).unwrap_or_else(|e| usage(&format!("--jwt-key {val}: {e}")));
+                let key = jsonwebtoken::EncodingKey::from_ed_pem(&pem)
+                    .unwrap_or_else(|e| usage(&format!("--jwt-key {val}: not an Ed25519 private key: {e}")));
+                a.jwt_key = Some(key);
+            }
             "--concurrency" => a.concurrency = num(&val) as usize,
             "--max-requests" => a.max_requests = num(&val) as u64,
             "--max-secs" => a.max_secs = num(&val),
@@ -96,7 +109,7 @@ fn parse_args() -> Args {
     }
     match a.mode {
         Mode::Cmd if a.cmd.is_empty() => usage("--mode cmd needs a command after --"),
-        Mode::New | Mode::Session if a.key.is_empty() => usage("--key is required"),
+        Mode::New | Mode::Session if a.key.is_empty() && a.jwt_key.is_none() => usage("--key or --jwt-key is required"),
         _ => {}
     }
     a
@@ -127,20 +140,36 @@ impl Shared {
     }
 }
 
+/// A token as LibreChat mints them (packages/api/src/auth/codeapi.ts).
+fn mint(key: &jsonwebtoken::EncodingKey, kid: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = serde_json::json!({"iss": "librechat", "aud": "codeapi", "sub": "bench-user", "iat": now,
+        "nbf": now, "exp": now + 300, "jti": format!("bench-{now}-{}", fastrand_u64()), "tenant_id": "legacy",
+        "role": "USER", "principal_source": "librechat_jwt", "auth_context_hash": "bench"});
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    h.kid = Some(kid.to_string());
+    h.typ = Some("JWT".into());
+    jsonwebtoken::encode(&h, &claims, key).expect("signing a JWT")
+}
+
+fn fastrand_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
 /// One exec; Ok(session id) when stdout is "1\n".
 async fn exec(sh: &Shared, session: Option<&str>) -> Result<String, String> {
     let mut body = serde_json::json!({"lang": "py", "code": "print(1)"});
     if let Some(id) = session {
         body["session_id"] = id.into();
     }
-    let resp = sh
-        .http
-        .post(format!("{}/exec", sh.args.url))
-        .header("X-API-Key", &sh.args.key)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| format!("sending: {e}"))?;
+    let req = sh.http.post(format!("{}/exec", sh.args.url));
+    let req = match &sh.args.jwt_key {
+        Some(k) => req.bearer_auth(mint(k, &sh.args.jwt_kid)),
+        None => req.header("X-API-Key", &sh.args.key),
+    };
+    let resp = req.json(&body).send().await.map_err(|e| format!("sending: {e}"))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| format!("reading the reply ({status}): {e}"))?;
     if !status.is_success() {

@@ -19,6 +19,15 @@ impl Failure {
         Failure { status, error: error.into(), details: (!details.is_empty()).then_some(details), retry_after: None }
     }
 
+    /// `{"error": ERROR}` alone, as the reference server answers.
+    pub fn bare(status: StatusCode, error: impl Into<String>) -> Failure {
+        Failure { status, error: error.into(), details: None, retry_after: None }
+    }
+
+    pub fn forbidden(error: impl Into<String>) -> Failure {
+        Failure::bare(StatusCode::FORBIDDEN, error)
+    }
+
     pub fn bad_request(details: impl Into<String>) -> Failure {
         Failure::new(StatusCode::BAD_REQUEST, "Bad request", details)
     }

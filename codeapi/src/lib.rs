@@ -16,15 +16,23 @@
 //!   the session and its files after `sessions.ttl`. At most
 //!   `sessions.max_sandboxes` run at once: the least recently used idle one
 //!   makes room, and when all are busy a request waits, then gets 503.
-//! - **Keys** come from the config (`codeapi.api_keys`, `KLED_CODEAPI_KEYS`),
-//!   as `X-API-Key` or `Authorization: Bearer`. A session belongs to the key
-//!   that made it: to any other it does not exist. Each key has a rate limit
+//! - **Callers** are static keys (`codeapi.api_keys`, `KLED_CODEAPI_KEYS`,
+//!   as `X-API-Key` or `Authorization: Bearer`) or LibreChat-minted JWTs
+//!   (`codeapi.auth.jwt`, `KLED_CODEAPI_JWT_PUBLIC_KEY`). Files belong to a
+//!   user (or, by `kind`, to an agent or skill in the user's tenant); a
+//!   sandbox is never shared between users. Each caller has a rate limit
 //!   (429 with `retry_after_seconds` and `Retry-After`).
+//! - Both protocol generations are served at once: the legacy hosted
+//!   service's and ClickHouse/code-interpreter's (LibreChat >= 0.8.6).
 
 mod auth;
 mod exec;
 mod failure;
+mod files;
+mod metrics;
+mod paths;
 mod pool;
+mod refs;
 mod routes;
 mod store;
 mod time;
@@ -39,8 +47,9 @@ use std::time::Duration;
 /// The server's shared state.
 pub(crate) struct Inner {
     pub cfg: CodeApiConfig,
-    pub keys: auth::Keys,
+    pub auth: auth::Authenticator,
     pub limiter: auth::RateLimiter,
+    pub metrics: metrics::Metrics,
     pub store: store::Store,
     pub pool: Arc<pool::Pool>,
 }
@@ -60,11 +69,11 @@ impl Server {
     /// left behind. Call [`Server::shutdown`] before exiting.
     pub async fn new(manager: Manager, cfg: CodeApiConfig) -> kled::Result<Server> {
         use kled::{Error, ErrorKind};
-        if cfg.api_keys.iter().all(|k| k.expose().is_empty()) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "no API keys: set codeapi.api_keys in the config, or KLED_CODEAPI_KEYS=key1,key2",
-            ));
+        let auth = auth::Authenticator::new(&cfg)?;
+        if auth.is_off() {
+            tracing::warn!(
+                "codeapi.auth is none: every request is accepted without a key or token; use this on a trusted network only"
+            );
         }
         if !SANDBOX_KINDS.contains(&cfg.sandbox.kind.as_str()) {
             return Err(Error::new(
@@ -84,7 +93,8 @@ impl Server {
             Error::new(e.kind(), format!("codeapi cannot start a {} sandbox: {}", cfg.sandbox.kind, e.message()))
         })?;
         let inner = Arc::new(Inner {
-            keys: auth::Keys::new(&cfg.api_keys),
+            auth,
+            metrics: metrics::Metrics::default(),
             limiter: auth::RateLimiter::new(cfg.rate_limit.requests, Duration::from_secs(cfg.rate_limit.per.max(1))),
             store,
             pool,
@@ -112,11 +122,11 @@ impl Server {
         r.map_err(|e| kled::Error::new(kled::ErrorKind::Io, format!("serving the Code Interpreter API: {e}")))
     }
 
-    /// Removes all sandboxes (waiting for any being made) and stored files.
+    /// Removes all sandboxes (waiting for any being made). Stored files and
+    /// the session index stay for the next server on this state dir.
     pub async fn shutdown(&self) {
         let sandboxes = self.inner.store.drain_sandboxes().await;
         self.inner.pool.close(sandboxes).await;
-        self.inner.store.clear();
     }
 
     /// Keeps the warm pool full and expires idle sandboxes and old sessions.

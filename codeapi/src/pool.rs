@@ -45,6 +45,8 @@ pub struct Pool {
     manager: Manager,
     kind: String,
     options: serde_json::Value,
+    /// Limits the sandbox's own kernel enforces (gVisor), set on its agent.
+    rlimits: Option<Rlimits>,
     warm: usize,
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<Sandbox>>,
@@ -61,11 +63,19 @@ impl Pool {
         let mut options = cfg.sandbox.options.clone();
         if let Some(map) = options.as_object_mut() {
             map.entry("workdir").or_insert_with(|| DATA_DIR.into());
+            map.entry("cpus").or_insert_with(|| cfg.sandbox.cpus.into());
+            map.entry("memory").or_insert_with(|| cfg.sandbox.memory.into());
+            map.entry("pids").or_insert_with(|| cfg.sandbox.pids.into());
         }
+        let rlimits = (cfg.sandbox.kind == "gvisor").then(|| Rlimits {
+            pids: options.get("pids").and_then(|v| v.as_u64()).unwrap_or(u64::from(cfg.sandbox.pids)),
+            memory_mib: options.get("memory").and_then(|v| v.as_u64()).unwrap_or(cfg.sandbox.memory),
+        });
         Arc::new(Pool {
             manager,
             kind: cfg.sandbox.kind.clone(),
             options,
+            rlimits,
             warm: cfg.sessions.warm.min(cfg.sessions.max_sandboxes),
             slots: Arc::new(Semaphore::new(cfg.sessions.max_sandboxes.max(1))),
             idle: Mutex::new(Vec::new()),
@@ -92,7 +102,7 @@ impl Pool {
             }
             // Sandboxes go idle while we wait: free one, but not another
             // before the last one's removal has had time to give its place.
-            if evicted.map_or(true, |t| t.elapsed() > Duration::from_secs(1)) && make_room() {
+            if evicted.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) && make_room() {
                 evicted = Some(Instant::now());
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -129,6 +139,12 @@ impl Pool {
             let _ = terminal.remove().await;
             return Err(e);
         }
+        if let Some(limits) = &self.rlimits {
+            if let Err(e) = limits.apply(&terminal).await {
+                let _ = terminal.remove().await;
+                return Err(e);
+            }
+        }
         tracing::debug!(terminal = %name, ms = t0.elapsed().as_millis() as u64, "sandbox started");
         Ok(Sandbox { terminal, permit })
     }
@@ -164,6 +180,11 @@ impl Pool {
     pub fn shortfall(&self) -> usize {
         let have = self.idle.lock().unwrap().len() + self.making.load(Ordering::SeqCst);
         self.warm.saturating_sub(have)
+    }
+
+    /// Warm sandboxes ready now.
+    pub fn warm_count(&self) -> usize {
+        self.idle.lock().unwrap().len()
     }
 
     /// Whether every place is taken.
@@ -220,6 +241,46 @@ impl Pool {
                 tracing::warn!(terminal = %info.name, error = %e, "removing a leftover sandbox");
             }
         }
+    }
+}
+
+/// Per-process limits set on a gVisor sandbox's agent, so that every run
+/// (a child of the agent) inherits them.
+///
+/// Why: this machine's runsc runs with `--ignore-cgroups` (ENGINE-NOTES), so
+/// the container's cgroup limits (`pids`, `memory`, `cpus`) do not reach
+/// the sandbox: 300 processes and a 3 GB allocation succeeded under
+/// `--pids-limit 64 --memory 512m`. gVisor's own kernel does enforce
+/// rlimits: RLIMIT_NPROC (it counts the sandbox's tasks, not the host's)
+/// and RLIMIT_AS (per process). Under runc those same rlimits would count
+/// every host process of the uid, so they are set for gvisor only; runc
+/// containers get the cgroup limits.
+#[derive(Debug, Clone, Copy)]
+struct Rlimits {
+    pids: u64,
+    memory_mib: u64,
+}
+
+impl Rlimits {
+    async fn apply(&self, t: &Terminal) -> kled::Result<()> {
+        let bytes = self.memory_mib.saturating_mul(1 << 20);
+        // $PPID is the agent that spawns every exec of this terminal.
+        let script = format!(
+            "prlimit --pid \"$PPID\" --nproc={p}:{p} --as={bytes}:{bytes} && prlimit --pid \"$PPID\" --nproc --as --noheadings --raw",
+            p = self.pids
+        );
+        let r = t.exec(kled::ExecRequest::new(kled::Command::Shell(script))).await?;
+        if r.exit_code != Some(0) {
+            return Err(kled::Error::new(
+                kled::ErrorKind::Config,
+                format!(
+                    "cannot set the sandbox's process and memory limits (prlimit from util-linux must be in the image): {}",
+                    String::from_utf8_lossy(&r.stderr).trim()
+                ),
+            ));
+        }
+        tracing::trace!(terminal = t.name(), limits = %String::from_utf8_lossy(&r.stdout).trim(), "sandbox rlimits");
+        Ok(())
     }
 }
 

@@ -1,24 +1,32 @@
 //! Sessions and their files. File bytes sit on the host under
 //! `STATE/codeapi/SESSION/FILEID`: both ids are ours and random, so no name
-//! a client sends ever becomes part of a host path. The index is in memory;
-//! a restarted server starts empty (and clears what the last one left).
+//! a client sends ever becomes part of a host path. Each session's index
+//! (owner, files, last use) is `STATE/codeapi/SESSION/meta.json`, written
+//! atomically on every change, so a restarted server finds every session
+//! and file the last one had (and expires them by TTL as before).
 
-use crate::auth::KeyId;
 use crate::failure::Failure;
 use crate::pool::Sandbox;
 use kled::librechat::wire::{is_id, new_id};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredFile {
     pub id: String,
+    /// A relative path under /mnt/data (`data/in.csv`).
     pub name: String,
     pub size: u64,
+    #[serde(with = "unix_ms")]
     pub modified: SystemTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_id: Option<String>,
+    /// Uploaded as an input never to be returned as an output (skills).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// What an exec may change; behind the session's async lock, so one
@@ -34,7 +42,9 @@ pub struct SessionState {
 
 pub struct Session {
     pub id: String,
-    pub owner: KeyId,
+    /// Who may use it: a [`crate::auth::Principal`]'s user key, or the key
+    /// of a resource its files are shared by (agent, skill).
+    pub owner: String,
     pub state: tokio::sync::Mutex<SessionState>,
     last_used: Mutex<Instant>,
 }
@@ -43,6 +53,18 @@ impl Session {
     pub fn touch(&self) {
         *self.last_used.lock().unwrap() = Instant::now();
     }
+
+    fn last_used_wall(&self) -> SystemTime {
+        SystemTime::now() - self.last_used.lock().unwrap().elapsed()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    owner: String,
+    #[serde(with = "unix_ms")]
+    last_used: SystemTime,
+    files: Vec<StoredFile>,
 }
 
 pub struct Store {
@@ -51,16 +73,74 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens the store under `root`, loading what an earlier server kept.
     pub fn open(root: PathBuf) -> kled::Result<Store> {
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).map_err(|e| io_error(&root, e))?;
-        Ok(Store { root, sessions: Mutex::new(HashMap::new()) })
+        create_private_dir(&root)?;
+        let store = Store { root, sessions: Mutex::new(HashMap::new()) };
+        let (mut kept, mut dropped) = (0, 0);
+        for entry in std::fs::read_dir(&store.root).map_err(|e| io_error(&store.root, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            match is_id(&name).then(|| store.load(&name)).flatten() {
+                Some(s) => {
+                    store.sessions.lock().unwrap().insert(name, s);
+                    kept += 1;
+                }
+                None => {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                    dropped += 1;
+                }
+            }
+        }
+        if kept + dropped > 0 {
+            tracing::info!(kept, dropped, "codeapi sessions from an earlier server");
+        }
+        Ok(store)
     }
 
-    pub fn create(&self, owner: KeyId) -> kled::Result<Arc<Session>> {
+    fn load(&self, id: &str) -> Option<Arc<Session>> {
+        let path = self.root.join(id).join("meta.json");
+        let meta: Meta = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+        let files = meta
+            .files
+            .into_iter()
+            .filter(|f| is_id(&f.id) && self.path(id, &f.id).is_file())
+            .map(|f| (f.id.clone(), f))
+            .collect();
+        let age = SystemTime::now().duration_since(meta.last_used).unwrap_or_default();
+        let last_used = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+        Some(Arc::new(Session {
+            id: id.to_string(),
+            owner: meta.owner,
+            state: tokio::sync::Mutex::new(SessionState {
+                files,
+                sandbox: None,
+                synced: HashMap::new(),
+                sandbox_used: Instant::now(),
+            }),
+            last_used: Mutex::new(last_used),
+        }))
+    }
+
+    /// Writes `session`'s index (call with its state locked).
+    pub fn save(&self, session: &Session, st: &SessionState) {
+        let meta = Meta {
+            owner: session.owner.clone(),
+            last_used: session.last_used_wall(),
+            files: st.files.values().cloned().collect(),
+        };
+        let dir = self.root.join(&session.id);
+        let (tmp, path) = (dir.join(".meta.json.tmp"), dir.join("meta.json"));
+        let r = std::fs::write(&tmp, serde_json::to_vec(&meta).expect("plain data"))
+            .and_then(|_| std::fs::rename(&tmp, &path));
+        if let Err(e) = r {
+            tracing::warn!(session = %session.id, error = %e, "cannot save the session index");
+        }
+    }
+
+    pub fn create(&self, owner: String) -> kled::Result<Arc<Session>> {
         let id = new_id();
         let dir = self.root.join(&id);
-        std::fs::create_dir(&dir).map_err(|e| io_error(&dir, e))?;
+        create_private_dir(&dir)?;
         let s = Arc::new(Session {
             id: id.clone(),
             owner,
@@ -76,16 +156,39 @@ impl Store {
         Ok(s)
     }
 
-    /// The session `id` if `owner` made it. Another key's session, a
-    /// malformed id and an expired one are all the same 404.
-    pub fn get(&self, id: &str, owner: KeyId) -> Result<Arc<Session>, Failure> {
-        let s = is_id(id)
+    /// The session `id`, whoever owns it (callers check), or a 404.
+    pub fn find(&self, id: &str) -> Result<Arc<Session>, Failure> {
+        is_id(id)
             .then(|| self.sessions.lock().unwrap().get(id).cloned())
             .flatten()
+            .ok_or_else(|| Failure::not_found(format!("no session {id:?} (sessions expire when unused)")))
+    }
+
+    /// The session `id` if `owner` owns it. Another's session, a malformed
+    /// id and an expired one are all the same 404.
+    pub fn get(&self, id: &str, owner: &str) -> Result<Arc<Session>, Failure> {
+        let s = self
+            .find(id)
+            .ok()
             .filter(|s| s.owner == owner)
             .ok_or_else(|| Failure::not_found(format!("no session {id:?} (sessions expire when unused)")))?;
         s.touch();
         Ok(s)
+    }
+
+    /// A session of `owner` whose sandbox is up and not running anything:
+    /// one user's runs reuse that user's warm sandbox.
+    pub fn warm_of(&self, owner: &str) -> Option<Arc<Session>> {
+        let sessions: Vec<Arc<Session>> =
+            self.sessions.lock().unwrap().values().filter(|s| s.owner == owner).cloned().collect();
+        sessions
+            .into_iter()
+            .filter_map(|s| {
+                let used = s.state.try_lock().ok().filter(|st| st.sandbox.is_some()).map(|st| st.sandbox_used)?;
+                Some((used, s))
+            })
+            .max_by_key(|(used, _)| *used)
+            .map(|(_, s)| s)
     }
 
     pub fn path(&self, session: &str, file: &str) -> PathBuf {
@@ -93,7 +196,8 @@ impl Store {
         self.root.join(session).join(file)
     }
 
-    /// Stores `data` as a new file of `session`.
+    /// Stores `data` as a new file of `session` (mode 0600: only the
+    /// server's user reads stored files). The caller saves the index.
     pub async fn put(
         &self,
         session: &Session,
@@ -101,16 +205,29 @@ impl Store {
         name: &str,
         data: &[u8],
         entity_id: Option<String>,
+        read_only: bool,
     ) -> kled::Result<StoredFile> {
         let id = new_id();
         let path = self.path(&session.id, &id);
-        tokio::fs::write(&path, data).await.map_err(|e| io_error(&path, e))?;
+        let write = {
+            let (path, data) = (path.clone(), data.to_vec());
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?.write_all(&data)
+            })
+        };
+        write
+            .await
+            .map_err(|e| kled::Error::new(kled::ErrorKind::Io, e.to_string()))?
+            .map_err(|e| io_error(&path, e))?;
         let f = StoredFile {
             id: id.clone(),
             name: name.to_string(),
             size: data.len() as u64,
             modified: SystemTime::now(),
             entity_id,
+            read_only,
         };
         state.files.insert(id, f.clone());
         Ok(f)
@@ -121,6 +238,7 @@ impl Store {
         tokio::fs::read(&path).await.map_err(|e| io_error(&path, e))
     }
 
+    /// Drops a file (the caller saves the index).
     pub fn delete(&self, session: &str, state: &mut SessionState, file: &str) -> bool {
         let Some(f) = state.files.remove(file) else { return false };
         let _ = std::fs::remove_file(self.path(session, &f.id));
@@ -159,7 +277,7 @@ impl Store {
             if st.sandbox.is_none() || st.sandbox_used.elapsed() < min_idle {
                 continue;
             }
-            if best.as_ref().map_or(true, |(t, _)| st.sandbox_used < *t) {
+            if best.as_ref().is_none_or(|(t, _)| st.sandbox_used < *t) {
                 best = Some((st.sandbox_used, st));
             }
         }
@@ -168,18 +286,41 @@ impl Store {
         st.sandbox.take()
     }
 
+    /// Every sandbox out of its session, every index saved: for shutdown.
+    /// The stored files stay for the next server.
     pub async fn drain_sandboxes(&self) -> Vec<Sandbox> {
         let sessions: Vec<Arc<Session>> = self.sessions.lock().unwrap().values().cloned().collect();
         let mut out = Vec::new();
         for s in sessions {
-            out.extend(s.state.lock().await.sandbox.take());
+            let mut st = s.state.lock().await;
+            out.extend(st.sandbox.take());
+            self.save(&s, &st);
         }
         out
     }
 
-    pub fn clear(&self) {
-        self.sessions.lock().unwrap().clear();
-        let _ = std::fs::remove_dir_all(&self.root);
+    /// How many sessions hold a sandbox, and how many of those run now.
+    pub fn sandbox_counts(&self) -> (usize, usize) {
+        let sessions: Vec<Arc<Session>> = self.sessions.lock().unwrap().values().cloned().collect();
+        let (mut held, mut busy) = (0, 0);
+        for s in sessions {
+            match s.state.try_lock() {
+                Ok(st) => held += usize::from(st.sandbox.is_some()),
+                Err(_) => {
+                    held += 1;
+                    busy += 1;
+                }
+            }
+        }
+        (held, busy)
+    }
+}
+
+fn create_private_dir(dir: &std::path::Path) -> kled::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(io_error(dir, e)),
     }
 }
 
@@ -187,36 +328,15 @@ fn io_error(path: &std::path::Path, e: std::io::Error) -> kled::Error {
     kled::Error::new(kled::ErrorKind::Io, format!("{}: {e}", path.display()))
 }
 
-/// A client's file name, if it is one we can put in /mnt/data: a plain
-/// name, no directories, no `..`, no control characters.
-pub fn check_name(name: &str) -> Result<&str, Failure> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name != "."
-        && name != ".."
-        && !name.contains('/')
-        && !name.contains('\\')
-        && !name.chars().any(char::is_control);
-    if ok {
-        Ok(name)
-    } else {
-        Err(Failure::bad_request(format!(
-            "invalid file name {name:?}: a plain name of at most 255 bytes, without '/', '\\\\', '..' or control characters"
-        )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
+/// SystemTime as milliseconds since the epoch.
+mod unix_ms {
     use super::*;
 
-    #[test]
-    fn names_cannot_escape() {
-        for bad in ["", ".", "..", "../x", "a/b", "/etc/passwd", "a\\b", "a\0b", "a\nb", &"x".repeat(256)] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
-        }
-        for good in ["data.csv", "..hidden", "a b.txt", "ünïcode.txt", "x..y"] {
-            assert!(check_name(good).is_ok(), "{good:?}");
-        }
+    pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        Ok(UNIX_EPOCH + Duration::from_millis(u64::deserialize(d)?))
     }
 }

@@ -142,7 +142,7 @@ pub struct Config {
 /// codeapi:
 ///   listen: 127.0.0.1:8700
 ///   api_keys: [key-1, key-2]          # or KLED_CODEAPI_KEYS=key-1,key-2
-///   sandbox: { kind: gvisor, options: { image: localhost/kled-debian, network: none } }
+///   sandbox: { kind: gvisor, cpus: 1, memory: 1024, pids: 256, options: { image: localhost/kled-debian, network: none } }
 ///   limits: { run_timeout: 30, max_output: 1048576, max_file: 52428800, max_body: 67108864, max_files: 100 }
 ///   sessions: { ttl: 86400, idle: 300, max_sandboxes: 16, warm: 2 }
 ///   rate_limit: { requests: 120, per: 60 }   # per key; requests 0 turns it off
@@ -153,6 +153,8 @@ pub struct CodeApiConfig {
     pub listen: String,
     #[serde(deserialize_with = "secret_list")]
     pub api_keys: Vec<Secret>,
+    /// LibreChat's minted JWTs (`auth: {jwt: ...}`), or `auth: none`.
+    pub auth: CodeApiAuth,
     pub sandbox: SandboxConfig,
     pub limits: CodeApiLimits,
     pub sessions: SessionConfig,
@@ -164,6 +166,7 @@ impl Default for CodeApiConfig {
         CodeApiConfig {
             listen: "127.0.0.1:8700".into(),
             api_keys: Vec::new(),
+            auth: CodeApiAuth::default(),
             sandbox: SandboxConfig::default(),
             limits: CodeApiLimits::default(),
             sessions: SessionConfig::default(),
@@ -172,7 +175,80 @@ impl Default for CodeApiConfig {
     }
 }
 
-/// Which terminal each session runs in.
+/// How `kled serve codeapi` knows who is calling. Static keys
+/// (`api_keys`) always work; JWTs when `jwt.keys` has a key; `none` (the
+/// word) turns checking off, for a trusted network only.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeApiAuth {
+    None,
+    Verify(CodeApiAuthConfig),
+}
+
+impl Default for CodeApiAuth {
+    fn default() -> Self {
+        CodeApiAuth::Verify(CodeApiAuthConfig::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for CodeApiAuth {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            Map(CodeApiAuthConfig),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "none" => Ok(CodeApiAuth::None),
+            Raw::Word(w) => {
+                Err(serde::de::Error::custom(format!("codeapi.auth must be `none` or a map with `jwt`, not {w:?}")))
+            }
+            Raw::Map(m) => Ok(CodeApiAuth::Verify(m)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeApiAuthConfig {
+    pub jwt: JwtConfig,
+}
+
+/// LibreChat's Code API tokens, checked as ClickHouse/code-interpreter
+/// checks them (EdDSA or RS256, `kid` naming one of `keys`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub keys: Vec<JwtKeyConfig>,
+    /// Seconds of clock difference allowed (at most 30).
+    pub clock_skew: u64,
+    /// The longest lifetime (`exp - iat`) accepted, seconds (at most 300).
+    pub max_lifetime: u64,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            issuer: "librechat".into(),
+            audience: "codeapi".into(),
+            keys: Vec::new(),
+            clock_skew: 30,
+            max_lifetime: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeyConfig {
+    pub kid: String,
+    /// A public key in PEM (Ed25519 or RSA), or the path of a PEM file.
+    pub public_key: String,
+}
+
+/// Which terminal each session runs in, and its limits.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
@@ -181,7 +257,14 @@ pub struct SandboxConfig {
     pub kind: String,
     /// The kind's options. `image` needs the languages to be offered;
     /// `network` defaults to none, as the hosted service has no network.
+    /// `cpus`, `memory` and `pids` here win over the fields below.
     pub options: serde_json::Value,
+    /// CPUs per sandbox (the container option `cpus`).
+    pub cpus: f64,
+    /// MiB per sandbox (the container option `memory`).
+    pub memory: u64,
+    /// Processes and threads per sandbox (the container option `pids`).
+    pub pids: u32,
 }
 
 impl Default for SandboxConfig {
@@ -189,6 +272,9 @@ impl Default for SandboxConfig {
         SandboxConfig {
             kind: "gvisor".into(),
             options: serde_json::json!({"image": "localhost/kled-debian", "network": "none"}),
+            cpus: 1.0,
+            memory: 1024,
+            pids: 256,
         }
     }
 }
@@ -389,6 +475,24 @@ impl Config {
         if let Some(keys) = var("KLED_CODEAPI_KEYS") {
             self.codeapi.api_keys = keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(Secret::new).collect();
         }
+        // LibreChat's public key; the reference server's names work too.
+        let jwt_key = var("KLED_CODEAPI_JWT_PUBLIC_KEY").or_else(|| var("CODEAPI_JWT_PUBLIC_KEY"));
+        if let (Some(public_key), CodeApiAuth::Verify(auth)) = (jwt_key, &mut self.codeapi.auth) {
+            let kid = var("KLED_CODEAPI_JWT_KID")
+                .or_else(|| var("CODEAPI_JWT_KID"))
+                .or_else(|| var("CODEAPI_JWT_KEY_ID"))
+                .unwrap_or_default();
+            auth.jwt.keys.retain(|k| k.kid != kid);
+            auth.jwt.keys.push(JwtKeyConfig { kid, public_key });
+        }
+        if let CodeApiAuth::Verify(auth) = &mut self.codeapi.auth {
+            if let Some(iss) = var("KLED_CODEAPI_JWT_ISSUER").or_else(|| var("CODEAPI_JWT_ISSUER")) {
+                auth.jwt.issuer = iss;
+            }
+            if let Some(aud) = var("KLED_CODEAPI_JWT_AUDIENCE").or_else(|| var("CODEAPI_JWT_AUDIENCE")) {
+                auth.jwt.audience = aud;
+            }
+        }
         match var("KLED_LIBRECHAT_AUTH").as_deref() {
             Some("bearer") => self.librechat.auth = LibreChatAuth::Bearer,
             Some("x-api-key") => self.librechat.auth = LibreChatAuth::ApiKey,
@@ -462,5 +566,21 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("sk-live-123") && !dbg.contains("tok-456"), "{dbg}");
         assert!(dbg.contains("<redacted>"));
+    }
+
+    #[test]
+    fn codeapi_auth_is_none_by_name_or_jwt_keys() {
+        let c = Config::from_yaml("codeapi:\n  auth: none\n", "t").unwrap();
+        assert_eq!(c.codeapi.auth, CodeApiAuth::None);
+        let y =
+            "codeapi:\n  auth:\n    jwt:\n      keys: [{kid: k1, public_key: /etc/lc.pub}]\n      audience: other\n";
+        let CodeApiAuth::Verify(a) = Config::from_yaml(y, "t").unwrap().codeapi.auth else { panic!("not verify") };
+        assert_eq!(
+            (a.jwt.keys[0].kid.as_str(), a.jwt.audience.as_str(), a.jwt.issuer.as_str()),
+            ("k1", "other", "librechat")
+        );
+        assert!(Config::from_yaml("codeapi:\n  auth: off\n", "t").is_err());
+        let s = Config::from_yaml("codeapi:\n  sandbox: {pids: 64}\n", "t").unwrap().codeapi.sandbox;
+        assert_eq!((s.pids, s.memory, s.kind.as_str()), (64, 1024, "gvisor"));
     }
 }

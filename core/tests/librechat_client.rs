@@ -143,10 +143,13 @@ async fn exec_with_files_and_args() {
     };
     c.exec(&body).await.unwrap();
     let v: serde_json::Value = serde_json::from_slice(&s.seen()[0].body).unwrap();
+    // Both generations' shapes at once: legacy `session_id`, current
+    // `storage_session_id`, `resource_id`, `kind`.
     assert_eq!(
         v,
         serde_json::json!({"lang": "py", "code": "x", "args": ["a"],
-            "files": [{"id": "f".repeat(21), "session_id": "s".repeat(21), "name": "d.csv"}]})
+            "files": [{"id": "f".repeat(21), "session_id": "s".repeat(21), "storage_session_id": "s".repeat(21),
+                       "name": "d.csv", "resource_id": "s".repeat(21), "kind": "user"}]})
     );
 }
 
@@ -252,11 +255,9 @@ async fn a_429_past_the_deadline_fails_fast_with_the_servers_words() {
 
 #[tokio::test]
 async fn a_503_and_a_504_back_off_with_jitter_then_succeed() {
-    let (s, base) = Standin::start(vec![unavailable(), (504, vec![], String::new()), ok(EXEC_REPLY)]).await;
-    client(&base, fast_policy())
-        .exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() })
-        .await
-        .unwrap();
+    // A GET: a 504 there is safe to try again (an exec's is not, below).
+    let (s, base) = Standin::start(vec![unavailable(), (504, vec![], String::new()), ok("[]")]).await;
+    client(&base, fast_policy()).list_files("Zq3xW8kP1mN5bV7cX9zA2", false).await.unwrap();
     let seen = s.seen();
     assert_eq!(seen.len(), 3);
     let (g1, g2) = (seen[1].at - seen[0].at, seen[2].at - seen[1].at);
@@ -388,4 +389,91 @@ async fn a_terminal_runs_code_remotely_and_keeps_its_session() {
     req.stdin = Some(b"x".to_vec());
     assert_eq!(t.run_code_with(req).await.unwrap_err().kind(), kled::ErrorKind::InvalidArgument);
     t.remove().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hostile_retry_after_never_panics() {
+    // Issue 14 finding 4: `Retry-After: 1e30` (header or body) made
+    // Duration::from_secs_f64 panic. Now it is clamped, then capped by the
+    // policy, so the client gives up at once with the server's words.
+    let answer =
+        |status: u16, header: &str, body: &str| (status, vec![("retry-after", header.to_string())], body.to_string());
+    let policy =
+        RetryPolicy { deadline: Duration::from_secs(3), max_retry_after: Duration::from_secs(60), ..fast_policy() };
+    let body = || ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() };
+    for (status, header, reply) in [
+        (429, "1e30", r#"{"error":"rate_limited","retry_after_seconds":1e30}"#),
+        (429, "1e308", r#"{"error":"rate_limited","retry_after_seconds":-1e30}"#),
+        (429, "-5", r#"{"error":"rate_limited","retry_after_seconds":1.7976931348623157e308}"#),
+        (429, "1e30", r#"{"error":"rate_limited","retry_after_seconds":1e400}"#),
+        (503, "1e30", r#"{"error":"Service unavailable"}"#),
+        (503, "18446744073709551616", r#"{"error":"Service unavailable"}"#),
+    ] {
+        let (s, base) = Standin::start(vec![answer(status, header, reply), ok(EXEC_REPLY)]).await;
+        let t0 = Instant::now();
+        let e = client(&base, policy.clone()).exec(&body()).await.unwrap_err();
+        assert_eq!(e.status, Some(status), "{header} {reply}: {e}");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{header} {reply}: waited {:?}", t0.elapsed());
+        assert!(e.retry_after.is_some_and(|d| d <= Duration::from_secs(86_400)), "{:?}", e.retry_after);
+        assert_eq!(s.seen().len(), 1);
+    }
+    // A header that is no number at all falls back to backoff and succeeds.
+    let (s, base) = Standin::start(vec![answer(503, "NaN", "{}"), ok(EXEC_REPLY)]).await;
+    client(&base, policy).exec(&body()).await.unwrap();
+    assert_eq!(s.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn an_exec_504_is_never_retried_it_may_have_run() {
+    let (s, base) = Standin::start(vec![
+        (504, vec![], r#"{"error":"execution_timeout","message":"Execution timed out"}"#.into()),
+        ok(EXEC_REPLY),
+    ])
+    .await;
+    let e = client(&base, fast_policy())
+        .exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(s.seen().len(), 1, "the exec was sent twice");
+    assert_eq!(e.status, Some(504));
+    assert!(e.message.contains("execution_timeout") && e.message.contains("not retried"), "{e}");
+}
+
+#[tokio::test]
+async fn a_token_callback_is_asked_at_every_try() {
+    let (s, base) = Standin::start(vec![unavailable(), ok(EXEC_REPLY)]).await;
+    let n = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = n.clone();
+    let auth = Auth::token(move || {
+        let i = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Secret::new(format!("minted-{i}")))
+    });
+    let c = Client::builder(&base).auth(auth).retry(fast_policy()).build().unwrap();
+    assert!(!format!("{c:?}").contains("minted"));
+    c.exec(&ExecBody { lang: "py".into(), code: "1".into(), ..Default::default() }).await.unwrap();
+    let seen = s.seen();
+    assert_eq!(seen[0].headers["authorization"], "Bearer minted-0");
+    assert_eq!(seen[1].headers["authorization"], "Bearer minted-1");
+    let failing = Client::builder(&base).auth(Auth::token(|| Err("signer down".into()))).build().unwrap();
+    let e = failing.list_files("Zq3xW8kP1mN5bV7cX9zA2", false).await.unwrap_err();
+    assert_eq!(e.kind, ApiErrorKind::Unauthorized);
+}
+
+#[tokio::test]
+async fn current_servers_replies_are_read() {
+    // ClickHouse/code-interpreter: `storage_session_id` on uploads and on
+    // output files, the exit code at the top level.
+    let up = r#"{"message":"success","storage_session_id":"Zq3xW8kP1mN5bV7cX9zA2","files":[{"fileId":"Hk2mP9xQ4wE7rT1yU3iO5","filename":"data/a.csv"}]}"#;
+    let exec = r#"{"session_id":"Xq3xW8kP1mN5bV7cX9zA2","stdout":"","stderr":"","code":3,"files":[{"id":"Hk2mP9xQ4wE7rT1yU3iO5","name":"data/a.csv","storage_session_id":"Zq3xW8kP1mN5bV7cX9zA2","inherited":true}]}"#;
+    let (s, base) = Standin::start(vec![ok(up), ok(exec)]).await;
+    let c = client(&base, fast_policy());
+    let reply = c.upload(UploadFile { name: "data/a.csv".into(), data: b"1".to_vec() }, None).await.unwrap();
+    assert_eq!(reply.session_id, "Zq3xW8kP1mN5bV7cX9zA2");
+    assert!(String::from_utf8_lossy(&s.seen()[0].body).contains("name=\"kind\"\r\n\r\nuser\r\n"));
+    let out = c
+        .exec(&ExecBody { lang: "py".into(), code: "1".into(), files: reply.inputs(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code(), Some(3));
+    assert_eq!(out.inputs()[0].session_id, "Zq3xW8kP1mN5bV7cX9zA2", "the file's own storage session");
 }

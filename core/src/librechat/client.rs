@@ -3,11 +3,15 @@
 //! and fails with an [`ApiError`] that keeps the server's message.
 
 use super::error::{ApiError, ApiErrorKind};
-use super::retry::{parse_retry_after, RetryPolicy};
+use super::retry::{parse_retry_after, server_seconds, RetryPolicy};
 use super::wire::{ErrorBody, ExecBody, ExecOutput, FileInfo, UploadReply};
 use crate::config::{LibreChatAuth, LibreChatConfig, Secret};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use std::time::{Duration, Instant};
+
+/// Makes a fresh bearer token for each try (a LibreChat-style minted JWT,
+/// which lives at most 300 s).
+pub type TokenSource = std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>;
 
 /// How the key is presented.
 #[derive(Clone)]
@@ -16,7 +20,16 @@ pub enum Auth {
     ApiKey(Secret),
     /// `Authorization: Bearer KEY`, as self-hosted servers want.
     Bearer(Secret),
+    /// `Authorization: Bearer TOKEN`, TOKEN from the callback at each try.
+    Token(TokenSource),
     None,
+}
+
+impl Auth {
+    /// Bearer tokens from `f`, called before every try.
+    pub fn token(f: impl Fn() -> Result<Secret, String> + Send + Sync + 'static) -> Auth {
+        Auth::Token(std::sync::Arc::new(f))
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -24,6 +37,7 @@ impl std::fmt::Debug for Auth {
         f.write_str(match self {
             Auth::ApiKey(_) => "ApiKey(<redacted>)",
             Auth::Bearer(_) => "Bearer(<redacted>)",
+            Auth::Token(_) => "Token(<callback>)",
             Auth::None => "None",
         })
     }
@@ -120,7 +134,8 @@ impl Client {
     /// `POST /exec`.
     pub async fn exec(&self, body: &ExecBody) -> Result<ExecOutput, ApiError> {
         let url = self.url(&["exec"]);
-        let r = self.send(Method::POST, "POST /exec", || self.http.post(url.clone()).json(body)).await?;
+        // A 504 may come after the code ran: trying again would run it twice.
+        let r = self.send_with(Method::POST, "POST /exec", false, || self.http.post(url.clone()).json(body)).await?;
         json(r, "POST /exec").await
     }
 
@@ -137,7 +152,9 @@ impl Client {
         }
         let url = self.url(&["upload"]);
         let form = || {
-            let mut form = reqwest::multipart::Form::new();
+            // `kind` for current servers (ClickHouse/code-interpreter
+            // requires it); the legacy service ignores the field.
+            let mut form = reqwest::multipart::Form::new().text("kind", "user");
             if let Some(e) = entity_id {
                 form = form.text("entity_id", e.to_string());
             }
@@ -195,6 +212,17 @@ impl Client {
     /// Sends the request made by `make` (again for each try) until it
     /// succeeds, fails for good, or the deadline passes.
     async fn send(&self, method: Method, req: &str, make: impl Fn() -> RequestBuilder) -> Result<Response, ApiError> {
+        self.send_with(method, req, true, make).await
+    }
+
+    /// [`Client::send`]; `retry_504` false makes a 504 final.
+    async fn send_with(
+        &self,
+        method: Method,
+        req: &str,
+        retry_504: bool,
+        make: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, ApiError> {
         let started = Instant::now();
         let deadline = started + self.policy.deadline;
         let mut attempt = 0u32;
@@ -204,7 +232,7 @@ impl Client {
             if left.is_zero() {
                 return Err(self.deadline_error(req));
             }
-            let b = self.authorize(make()).timeout(left);
+            let b = self.authorize(make(), req)?.timeout(left);
             let response = match b.send().await {
                 Ok(r) => r,
                 Err(e) if e.is_timeout() => return Err(self.deadline_error(req)),
@@ -222,6 +250,11 @@ impl Client {
                 return Ok(response);
             }
             let err = error_of(response, req).await;
+            if status == StatusCode::GATEWAY_TIMEOUT && !retry_504 {
+                let mut err = err;
+                err.message.push_str(" (not retried: the code may have run)");
+                return Err(err);
+            }
             match self.policy.wait(status.as_u16(), attempt, err.retry_after) {
                 Some(wait) if Instant::now() + wait < deadline => {
                     tracing::info!(
@@ -255,12 +288,16 @@ impl Client {
         }
     }
 
-    fn authorize(&self, b: RequestBuilder) -> RequestBuilder {
-        match &self.auth {
+    fn authorize(&self, b: RequestBuilder, req: &str) -> Result<RequestBuilder, ApiError> {
+        Ok(match &self.auth {
             Auth::ApiKey(k) => b.header("X-API-Key", k.expose()),
             Auth::Bearer(k) => b.bearer_auth(k.expose()),
+            Auth::Token(f) => {
+                let t = f().map_err(|e| ApiError::new(ApiErrorKind::Unauthorized, req, format!("no token: {e}")))?;
+                b.bearer_auth(t.expose())
+            }
             Auth::None => b,
-        }
+        })
     }
 
     fn deadline_error(&self, req: &str) -> ApiError {
@@ -311,11 +348,8 @@ async fn error_of(r: Response, req: &str) -> ApiError {
         r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let body = r.bytes().await.unwrap_or_default();
     let parsed: Option<ErrorBody> = serde_json::from_slice(&body).ok();
-    let from_body = parsed
-        .as_ref()
-        .and_then(|b| b.retry_after_seconds)
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|s| Duration::from_secs_f64(s.ceil()));
+    let from_body =
+        parsed.as_ref().and_then(|b| b.retry_after_seconds).filter(|s| *s > 0.0).and_then(|s| server_seconds(s.ceil()));
     let message = match parsed {
         Some(b) => {
             let mut m = b.error;

@@ -64,14 +64,28 @@ impl RetryPolicy {
     }
 }
 
+/// The longest wait a server's number is taken at before the policy caps
+/// it: far above any sane `max_retry_after`, far below what overflows a
+/// `Duration` or an `Instant` (`Duration::from_secs_f64(1e30)` panics).
+const MAX_SERVER_WAIT: Duration = Duration::from_secs(86_400);
+
+/// A server's wait in seconds as a Duration: negative, NaN and infinite
+/// values are no wait at all (None); huge ones are clamped, never a panic.
+pub(crate) fn server_seconds(secs: f64) -> Option<Duration> {
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(MAX_SERVER_WAIT).min(MAX_SERVER_WAIT))
+}
+
 /// `Retry-After`: seconds, or an HTTP date.
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return server_seconds(secs);
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).min(MAX_SERVER_WAIT))
 }
 
 #[cfg(test)]
@@ -116,5 +130,11 @@ mod tests {
         let d = parse_retry_after(&soon).unwrap();
         assert!(d > Duration::from_secs(27) && d <= Duration::from_secs(30), "{d:?}");
         assert_eq!(parse_retry_after("soon"), None);
+        for huge in ["1e30", "1e308", "18446744073709551616"] {
+            assert_eq!(parse_retry_after(huge), Some(MAX_SERVER_WAIT), "{huge}");
+        }
+        for bad in ["NaN", "inf", "-inf", "-1e30"] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
     }
 }

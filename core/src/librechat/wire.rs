@@ -30,12 +30,51 @@ fn getrandom(buf: &mut [u8]) {
         .expect("reading /dev/urandom for a session id");
 }
 
-/// A file given to an exec: one uploaded or produced earlier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A file given to an exec: one uploaded or produced earlier, in the
+/// caller's own storage (kind `user`).
+///
+/// Sent in both protocol generations' shapes at once: `session_id` for the
+/// legacy hosted service, and `storage_session_id`, `resource_id` and
+/// `kind` for LibreChat's current servers (ClickHouse/code-interpreter
+/// requires them; each side ignores the other's fields). Read from either.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "RawInputFile")]
 pub struct InputFile {
     pub id: String,
     pub session_id: String,
     pub name: String,
+}
+
+impl Serialize for InputFile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(6))?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("session_id", &self.session_id)?;
+        m.serialize_entry("storage_session_id", &self.session_id)?;
+        m.serialize_entry("name", &self.name)?;
+        // For kind `user` the server takes the user from the credentials;
+        // resource_id is informational but must be present and well formed.
+        m.serialize_entry("resource_id", &self.session_id)?;
+        m.serialize_entry("kind", "user")?;
+        m.end()
+    }
+}
+
+#[derive(Deserialize)]
+struct RawInputFile {
+    id: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    storage_session_id: Option<String>,
+    name: String,
+}
+
+impl From<RawInputFile> for InputFile {
+    fn from(r: RawInputFile) -> InputFile {
+        InputFile { id: r.id, session_id: r.storage_session_id.or(r.session_id).unwrap_or_default(), name: r.name }
+    }
 }
 
 /// `POST /exec`.
@@ -75,13 +114,19 @@ fn args<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     })
 }
 
-/// A file an exec produced.
+/// A file an exec produced (or, `inherited`, an input passed through).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRef {
     pub id: String,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Where the file is stored, when not in the exec's own session
+    /// (current servers send it on every file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherited: Option<bool>,
 }
 
 /// How the program ended, as the published schema's `run` object has it.
@@ -119,6 +164,18 @@ pub struct ExecOutput {
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// How the program ended, at the top level (ClickHouse/code-interpreter's
+    /// `ExecuteResult`); older servers have it in `run` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_time: Option<f64>,
 }
 
 impl ExecOutput {
@@ -137,16 +194,20 @@ impl ExecOutput {
         }
     }
 
-    /// The exit code, when the server reports one.
+    /// The exit code, when the server reports one (top level, else `run`).
     pub fn exit_code(&self) -> Option<i32> {
-        self.run.as_ref().and_then(|r| r.code)
+        self.code.or_else(|| self.run.as_ref().and_then(|r| r.code))
     }
 
     /// These files as inputs for a following exec.
     pub fn inputs(&self) -> Vec<InputFile> {
         self.files
             .iter()
-            .map(|f| InputFile { id: f.id.clone(), session_id: self.session_id.clone(), name: f.name.clone() })
+            .map(|f| InputFile {
+                id: f.id.clone(),
+                session_id: f.storage_session_id.clone().unwrap_or_else(|| self.session_id.clone()),
+                name: f.name.clone(),
+            })
             .collect()
     }
 }
@@ -159,12 +220,34 @@ pub struct UploadedFile {
     pub filename: String,
 }
 
-/// The answer to `POST /upload`.
+/// The answer to `POST /upload`: the session as `session_id` (legacy) or
+/// `storage_session_id` (current servers); read from either, sent as both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RawUploadReply")]
 pub struct UploadReply {
     pub message: String,
     pub session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_session_id: Option<String>,
     pub files: Vec<UploadedFile>,
+}
+
+#[derive(Deserialize)]
+struct RawUploadReply {
+    message: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    storage_session_id: Option<String>,
+    #[serde(default)]
+    files: Vec<UploadedFile>,
+}
+
+impl From<RawUploadReply> for UploadReply {
+    fn from(r: RawUploadReply) -> UploadReply {
+        let sid = r.storage_session_id.clone().or(r.session_id).unwrap_or_default();
+        UploadReply { message: r.message, session_id: sid, storage_session_id: r.storage_session_id, files: r.files }
+    }
 }
 
 impl UploadReply {
