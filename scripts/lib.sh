@@ -35,3 +35,17 @@ ensure_rust() {
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   . "$HOME/.cargo/env"
 }
+
+# ensure_node MAJOR WHAT : node and npm present (Debian's when missing), at
+# least version MAJOR; WHAT says who needs it, for the error.
+ensure_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    ensure_packages nodejs npm
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt "$1" ]; then
+    echo "Node $(node --version) is too old for $2: need $1 or newer" >&2
+    return 1
+  fi
+}

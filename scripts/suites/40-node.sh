@@ -12,14 +12,7 @@ cd "$(dirname "$0")/../.."
 
 ensure_rust
 ensure_packages build-essential python3 ca-certificates
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  ensure_packages nodejs npm
-fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 18 ]; then
-  echo "Node $(node --version) is too old: kled needs Node 18 or newer" >&2
-  exit 1
-fi
+ensure_node 18 "kled" || exit 1
 
 log "building kled.node (cargo build --release -p kled-node) and the kled CLI"
 (cd bindings/node && node build.js)

@@ -12,14 +12,7 @@ cd "$(dirname "$0")/../.."
 
 ensure_rust
 ensure_packages build-essential python3 python3-venv ca-certificates
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  ensure_packages nodejs npm
-fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 18 ]; then
-  echo "Node $(node --version) is too old for the MCP TypeScript SDK: need 18 or newer" >&2
-  exit 1
-fi
+ensure_node 18 "the MCP TypeScript SDK" || exit 1
 
 log "kled CLI (cargo build -p kled-cli)"
 cargo build -p kled-cli

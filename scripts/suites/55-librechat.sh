@@ -11,14 +11,7 @@ cd "$(dirname "$0")/../.."
 
 ensure_rust
 ensure_packages build-essential openssl ca-certificates
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  ensure_packages nodejs npm
-fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  echo "Node $(node --version) is too old for @librechat/agents: need 20 or newer" >&2
-  exit 1
-fi
+ensure_node 20 "@librechat/agents" || exit 1
 
 log "kled CLI (cargo build -p kled-cli)"
 cargo build -p kled-cli
