@@ -62,36 +62,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr; the level comes from `KLED_LOG` (e.g. `debug`,
-/// `kled=trace`), default warnings only. Each line is capped at
-/// [`MAX_LOG_LINE`] bytes: at `trace` the engine client logs whole request
-/// bodies (an agent upload, a file), which wrote 1.27 GB in 9 minutes of
-/// `serve codeapi` (issue 14 finding 16).
+/// Logs to stderr at the level in `KLED_LOG`, default warnings only; lines
+/// capped by the core.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KLED_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| CappedStderr).with_target(false).init();
-}
-
-const MAX_LOG_LINE: usize = 4096;
-
-/// stderr, each write (one log event) cut to [`MAX_LOG_LINE`] bytes with a
-/// note of how much was cut.
-struct CappedStderr;
-
-impl std::io::Write for CappedStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut err = std::io::stderr().lock();
-        if buf.len() <= MAX_LOG_LINE {
-            err.write_all(buf)?;
-        } else {
-            err.write_all(&buf[..MAX_LOG_LINE])?;
-            writeln!(err, " [log line cut: {} more bytes]", buf.len() - MAX_LOG_LINE)?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
+    kled::logging::init(Some("warn"));
 }

@@ -50,6 +50,7 @@ mod exec;
 mod kind;
 pub mod languages;
 pub mod librechat;
+pub mod logging;
 mod manager;
 mod name;
 mod nvim;

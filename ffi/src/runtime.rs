@@ -111,10 +111,7 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
 /// With `KLED_LOG` set (e.g. `debug`), the core's logs go to stderr, as the
 /// CLI's do. Without it a library prints nothing of its own accord.
 fn init_logging() {
-    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("KLED_LOG") else { return };
-    // Fails harmlessly when the program set one already.
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    kled_core::logging::init(None);
 }
 
 #[cfg(test)]

@@ -19,12 +19,7 @@ use pyo3::prelude::*;
 /// The core's logs on stderr at the level in `KLED_LOG` (e.g. `debug`,
 /// `kled=info`), as the CLI does; a library stays silent without it.
 fn init_logging() {
-    if let Some(filter) = std::env::var("KLED_LOG").ok().filter(|v| !v.is_empty()) {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
+    kled::logging::init(None);
 }
 
 #[pymodule]
