@@ -28,6 +28,9 @@ impl Drop for Restart {
 async fn terminals_survive_an_engine_restart_and_fail_clearly_meanwhile() {
     let Some(_) = common::engine_or_skip("engine restart") else { return };
     if !std::path::Path::new(GVISOR_ENGINE.trim_start_matches("unix://")).exists() {
+        // The project's test command sets KLED_REQUIRE_ENGINE=1: there a
+        // missing gVisor service is a failure, not a pass that ran nothing.
+        assert_ne!(std::env::var("KLED_REQUIRE_ENGINE").as_deref(), Ok("1"), "{GVISOR_ENGINE} is not served");
         eprintln!("SKIPPED: {GVISOR_ENGINE} is not served");
         return;
     }

@@ -113,20 +113,37 @@ pub unsafe extern "C" fn kled_terminal_kind(
     ffi!([terminal, kind_out] {
         // SAFETY: checked non-NULL; a live handle.
         let kind = unsafe { core_terminal(terminal) }.kind();
-        let name: &'static [u8] = match kind {
-            kled_core::Kind::Local => b"local\0",
-            kled_core::Kind::Container => b"container\0",
-            kled_core::Kind::Gvisor => b"gvisor\0",
-            kled_core::Kind::Kata => b"kata\0",
-            kled_core::Kind::Neovim => b"neovim\0",
-            kled_core::Kind::NeovimKata => b"neovim-kata\0",
-            kled_core::Kind::Ssh => b"ssh\0",
-        };
-        debug_assert_eq!(&name[..name.len() - 1], kind.as_str().as_bytes());
+        let name = kind_name(kind);
         // SAFETY: checked non-NULL; a writable slot.
         unsafe { put(kind_out, name.as_ptr().cast()) };
         Ok(KLED_OK)
     })
+}
+
+/// A kind's name as a static C string; a unit test holds it equal to
+/// `Kind::as_str` for every kind (in release builds too, unlike a debug_assert).
+fn kind_name(kind: kled_core::Kind) -> &'static [u8] {
+    match kind {
+        kled_core::Kind::Local => b"local\0",
+        kled_core::Kind::Container => b"container\0",
+        kled_core::Kind::Gvisor => b"gvisor\0",
+        kled_core::Kind::Kata => b"kata\0",
+        kled_core::Kind::Neovim => b"neovim\0",
+        kled_core::Kind::NeovimKata => b"neovim-kata\0",
+        kled_core::Kind::Ssh => b"ssh\0",
+    }
+}
+
+#[cfg(test)]
+mod kind_name_tests {
+    #[test]
+    fn every_kind_has_its_own_name() {
+        for kind in kled_core::Kind::ALL {
+            let name = super::kind_name(kind);
+            assert_eq!(&name[..name.len() - 1], kind.as_str().as_bytes());
+            assert_eq!(name.last(), Some(&0));
+        }
+    }
 }
 
 /// The terminal's current state, read from the state directory (another
