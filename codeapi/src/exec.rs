@@ -75,8 +75,10 @@ pub async fn exec(srv: &Inner, who: &Principal, body: ExecBody, inputs: Vec<Inpu
     // long run (or a sandbox replaced mid-way) must not age it.
     session.touch();
     let limit = srv.cfg.limits.max_output;
-    let stdout = cap(&result.stdout, limit, "stdout");
-    let mut stderr = cap(&result.stderr, limit, "stderr");
+    // A stream that reached run_code's own cap lost its real end.
+    let lost = |out: &[u8]| result.truncated && out.len() as u64 >= kled::DEFAULT_MAX_OUTPUT;
+    let stdout = cap(&result.stdout, limit, "stdout", lost(&result.stdout));
+    let mut stderr = cap(&result.stderr, limit, "stderr", lost(&result.stderr));
     if result.timed_out {
         stderr.push_str(&format!("\nExecution timed out after {}s and was killed.\n", srv.cfg.limits.run_timeout));
     }
@@ -329,8 +331,13 @@ fn lost(e: &kled::Error) -> bool {
 /// At most about `limit` bytes of `out` as text: the first and the last
 /// half, with a plain note of the cut between (a traceback at the end
 /// survives).
-fn cap(out: &[u8], limit: usize, what: &str) -> String {
-    kled::cap::cap(out, (limit / 2).max(1), what).text
+fn cap(out: &[u8], limit: usize, what: &str, tail_lost: bool) -> String {
+    let mut ht = kled::cap::HeadTail::new((limit / 2).max(1));
+    ht.push(out);
+    if tail_lost {
+        ht.set_tail_lost();
+    }
+    ht.finish(what).text
 }
 
 fn signal_name(sig: i32) -> String {
