@@ -58,6 +58,7 @@ mod private_dir;
 pub mod protocol;
 mod providers;
 mod runtime;
+mod secret;
 mod state;
 mod terminal;
 
