@@ -151,6 +151,17 @@ impl StateDir {
         &self.root
     }
 
+    /// A stable 64-bit hash (FNV-1a) of the root path: it names what this
+    /// state dir owns outside itself (container names, the short socket
+    /// directory), so two state dirs never share them.
+    pub fn root_hash(&self) -> u64 {
+        self.root
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf29ce484222325, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
+    }
+
     /// `root/sub`, created owner-only if missing.
     pub fn subdir(&self, sub: &str) -> Result<PathBuf> {
         let p = self.root.join(sub);

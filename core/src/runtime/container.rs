@@ -143,13 +143,9 @@ fn name_in_use(e: &bollard::errors::Error) -> bool {
 /// 8 hex digits of a hash of the state dir. Two state dirs on one engine (two
 /// users, two applications) may both have a terminal `c1`; their containers
 /// must not collide.
-pub(crate) fn container_name(kind: Kind, home: &std::path::Path, name: &str) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in home.as_os_str().as_encoded_bytes() {
-        h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-    }
+pub(crate) fn container_name(kind: Kind, home_hash: u64, name: &str) -> String {
     let prefix = if kind == Kind::NeovimKata { "neovim" } else { "kled" };
-    format!("{prefix}-{:08x}-{name}", (h >> 32) as u32)
+    format!("{prefix}-{:08x}-{name}", (home_hash >> 32) as u32)
 }
 
 impl ContainerRuntime {
@@ -488,7 +484,7 @@ impl Runtime for ContainerRuntime {
             host_config: Some(host),
             ..Default::default()
         };
-        let container = container_name(self.kind, ctx.state.root(), &rec.name);
+        let container = container_name(self.kind, ctx.state.root_hash(), &rec.name);
         let create = || {
             docker
                 .create_container(Some(CreateContainerOptionsBuilder::default().name(&container).build()), body.clone())

@@ -83,11 +83,7 @@ impl LocalRuntime {
         // (crate::private_dir): /tmp is writable by everyone, and a directory
         // someone else made there would let them intercept the socket.
         let uid = unsafe { libc::geteuid() };
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in state.root().as_os_str().as_encoded_bytes() {
-            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-        }
-        let leaf = format!("kled-{uid}-{h:016x}");
+        let leaf = format!("kled-{uid}-{:016x}", state.root_hash());
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_absolute());
         let base = runtime_dir
             .filter(|d| d.join(&leaf).join(format!("{name}.sock")).as_os_str().len() <= MAX_SOCKET_PATH)
