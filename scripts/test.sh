@@ -17,8 +17,18 @@ ensure_rust
 bash scripts/engine.sh setup
 export KLED_REQUIRE_ENGINE=1
 
+# What the build takes: CI machines have had as little as a few GB free.
+disk() {
+  local target
+  target=$(du -sh target 2>/dev/null | cut -f1)
+  echo "disk: target/ ${target:-0}, $(df -h --output=avail . | tail -n 1 | tr -d ' ') free"
+}
+disk
+
 log "Rust: protocol, agent, core (exec suite on local and container terminals, lifecycle, containers, gVisor) and the kled CLI"
 cargo test --workspace --locked
+export KLED_WORKSPACE_TESTED=1
+disk
 
 failed=()
 passed=0
@@ -33,6 +43,7 @@ for suite in scripts/suites/*.sh; do
     echo "suite $suite FAILED in $((SECONDS - start))s" >&2
     failed+=("$suite")
   fi
+  disk
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "failed suites: ${failed[*]}" >&2

@@ -101,7 +101,13 @@ CGO_CFLAGS="$(pkg-config --cflags kled) -g -O2"
 CGO_LDFLAGS="$(pkg-config --libs kled) -g -O2"
 export CGO_CFLAGS CGO_LDFLAGS
 
-step "cargo test -p kled-ffi (header current, exports guarded)" cargo test -p kled-ffi --quiet
+# scripts/test.sh ran these already in `cargo test --workspace`; run alone,
+# this suite runs them itself (a build of its own: -p selects other features).
+if [ "${KLED_WORKSPACE_TESTED:-}" = 1 ]; then
+  echo "libkled's Rust tests (header current, exports guarded): run by cargo test --workspace"
+else
+  step "cargo test -p kled-ffi (header current, exports guarded)" cargo test -p kled-ffi --quiet
+fi
 
 # A real Code Interpreter API for the remote runs of the C and Go tests:
 # `kled serve codeapi` on gVisor sandboxes, in its own state dir, with a
