@@ -44,6 +44,7 @@ mod backend;
 mod bulk;
 pub mod cap;
 pub mod config;
+mod editor;
 pub mod engine;
 mod error;
 mod exec;
@@ -57,6 +58,7 @@ mod nvim;
 mod private_dir;
 pub mod protocol;
 mod providers;
+mod registry;
 mod runtime;
 mod secret;
 mod state;
@@ -64,6 +66,7 @@ mod terminal;
 
 pub use bulk::{BulkRequest, Progress, DEFAULT_BULK_CONCURRENCY, MAX_BULK};
 pub use config::{Config, Secret};
+pub use editor::Editor;
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{
     timeout_from_secs, Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, TtySize, DEFAULT_MAX_OUTPUT,
@@ -75,7 +78,7 @@ pub use name::{validate_name, MAX_NAME_LEN};
 pub use nvim::BufferInfo;
 pub use providers::Provider;
 pub use state::{BadRecord, State};
-pub use terminal::{CodeRequest, Editor, ExecControl, ExecStream, Terminal, TerminalInfo};
+pub use terminal::{CodeRequest, ExecControl, ExecStream, Terminal, TerminalInfo};
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
