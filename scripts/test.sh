@@ -20,7 +20,7 @@ export KLED_REQUIRE_ENGINE=1
 # What the build takes: CI machines have had as little as a few GB free.
 disk() {
   local target
-  target=$(du -sh target 2>/dev/null | cut -f1)
+  target=$(du -sh target 2>/dev/null | cut -f1) || true
   echo "disk: target/ ${target:-0}, $(df -h --output=avail . | tail -n 1 | tr -d ' ') free"
 }
 disk
