@@ -54,8 +54,9 @@ async fn terminal(m: &Manager, cmd: TerminalCmd) -> Result<u8> {
     }
 }
 
+/// The terminals `kled neovim` lists: those with an editor.
 fn is_neovim(k: Kind) -> bool {
-    matches!(k, Kind::Neovim | Kind::NeovimKata)
+    k.caps().editor
 }
 
 async fn neovim(m: &Manager, cmd: NeovimCmd) -> Result<u8> {

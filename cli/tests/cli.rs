@@ -183,8 +183,6 @@ fn bad_input_gets_clear_errors() {
     assert!(stderr(&o).contains("unknown field `image`"), "{}", stderr(&o));
     let o = h.run(&["terminal", "create", "x", "--opt", "novalue"]);
     assert!(stderr(&o).contains("expected KEY=VALUE"), "{}", stderr(&o));
-    let o = h.run(&["terminal", "create", "x", "--runtime", "ssh"]);
-    assert!(stderr(&o).contains("not available"), "{}", stderr(&o));
     let o = h.run(&["terminal", "create", "x", "--runtime", "container"]);
     assert!(stderr(&o).contains("needs an image"), "{}", stderr(&o));
     let cfg = h.path().join("bad.yaml");
@@ -234,7 +232,12 @@ fn neovim_aliases_answer_clearly() {
     assert!(stderr(&o).contains("/nonexistent/nvim is not installed"), "{}", stderr(&o));
     // ...and nothing is kept of a start that failed.
     assert_eq!(h.ok(&["neovim", "list", "--json"]).trim(), "[]");
-    h.ok(&["terminal", "create", "nv", "--runtime", "neovim", "--no-start", "--opt", "nvim=/nonexistent/nvim"]);
+    // A create refuses what cannot start, as `providers` would (no record).
+    let o =
+        h.run(&["terminal", "create", "nv", "--runtime", "neovim", "--no-start", "--opt", "nvim=/nonexistent/nvim"]);
+    assert!(stderr(&o).contains("/nonexistent/nvim is not installed"), "{}", stderr(&o));
+    assert_eq!(h.ok(&["neovim", "list", "--json"]).trim(), "[]");
+    h.ok(&["terminal", "create", "nv", "--runtime", "neovim", "--no-start"]);
     let list: serde_json::Value = serde_json::from_str(&h.ok(&["neovim", "list", "--json"])).unwrap();
     assert_eq!((list[0]["name"].as_str(), list[0]["state"].as_str()), (Some("nv"), Some("created")));
     assert_eq!(h.ok(&["terminal", "list", "--json"]).matches("\"nv\"").count(), 1);

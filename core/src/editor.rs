@@ -1,7 +1,6 @@
 //! Editor operations on a Neovim terminal's buffers.
 
 use crate::error::{Error, Result};
-use crate::kind::Kind;
 use crate::terminal::{check_path, Terminal};
 
 /// Editor operations on a Neovim terminal's buffers: what an agent uses to
@@ -18,13 +17,14 @@ pub struct Editor {
 impl Terminal {
     /// The editor of a Neovim terminal; InvalidArgument for other kinds.
     pub fn editor(&self) -> Result<Editor> {
-        match self.kind() {
-            Kind::Neovim | Kind::NeovimKata => Ok(Editor { terminal: self.clone() }),
-            other => Err(Error::invalid(format!(
-                "terminal {:?} is a {other} terminal: editor operations need a neovim terminal",
-                self.name()
-            ))),
+        if self.caps().editor {
+            return Ok(Editor { terminal: self.clone() });
         }
+        Err(Error::invalid(format!(
+            "terminal {:?} is a {} terminal: editor operations need a neovim terminal",
+            self.name(),
+            self.kind()
+        )))
     }
 }
 

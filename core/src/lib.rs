@@ -62,6 +62,7 @@ mod registry;
 mod runtime;
 mod secret;
 mod state;
+mod stream;
 mod terminal;
 
 pub use bulk::{BulkRequest, Progress, DEFAULT_BULK_CONCURRENCY, MAX_BULK};
@@ -77,8 +78,10 @@ pub use manager::{Listing, Manager};
 pub use name::{validate_name, MAX_NAME_LEN};
 pub use nvim::BufferInfo;
 pub use providers::Provider;
+pub use runtime::Caps;
 pub use state::{BadRecord, State};
-pub use terminal::{CodeRequest, ExecControl, ExecStream, Terminal, TerminalInfo};
+pub use stream::{ExecControl, ExecStream};
+pub use terminal::{CodeRequest, Terminal, TerminalInfo};
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

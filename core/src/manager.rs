@@ -88,12 +88,7 @@ impl Manager {
         let ctx = self.registry.ctx();
         let observed = futures::future::join_all(records.iter().map(|r| {
             let ctx = &ctx;
-            async move {
-                match runtime_for(r.kind) {
-                    Ok(rt) => rt.observe(ctx, r).await,
-                    Err(_) => None,
-                }
-            }
+            async move { runtime_for(r.kind).observe(ctx, r).await }
         }))
         .await;
         let terminals = records

@@ -1,20 +1,16 @@
 //! A handle on one named terminal: lifecycle, exec, code and files.
 
-use crate::backend::Process;
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::{Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, DEFAULT_MAX_OUTPUT};
+use crate::exec::{Command, ExecEvent, ExecRequest, ExecResult, DEFAULT_MAX_OUTPUT};
 use crate::kind::Kind;
 use crate::languages::Language;
-use crate::registry::{check_running, Connection, Registry};
+use crate::registry::{Connection, Registry};
 use crate::state::{Record, State};
+use crate::stream::ExecStream;
 use kled_protocol::{AgentInfo, DirEntry, Spawn};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How long past its own timeout an exec may go before the client gives up
-/// on the agent (which enforces the timeout itself).
-const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
+use std::time::Duration;
 
 /// What `list` shows of a terminal.
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +99,11 @@ impl Terminal {
         self.kind
     }
 
+    /// What this terminal can do (the same for every terminal of its kind).
+    pub fn caps(&self) -> crate::Caps {
+        self.kind.caps()
+    }
+
     pub(crate) fn record(&self) -> Result<Record> {
         self.registry.load(&self.name)
     }
@@ -156,35 +157,15 @@ impl Terminal {
     /// Runs a command and collects its output. A non-zero exit is a result.
     pub async fn exec(&self, req: ExecRequest) -> Result<ExecResult> {
         let mut stream = self.exec_stream(req).await?;
-        let deadline = stream.timeout.map(|t| tokio::time::Instant::now() + t + WATCHDOG_GRACE);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        loop {
-            let next = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, stream.next()).await {
-                    Ok(n) => n,
-                    Err(_) => {
-                        // The agent should have ended it long ago: stop waiting.
-                        let _ = stream.handle.kill(libc::SIGKILL);
-                        let status = ExitStatus {
-                            exit_code: None,
-                            signal: None,
-                            timed_out: true,
-                            truncated: false,
-                            duration: stream.started.elapsed(),
-                        };
-                        return Ok(ExecResult::new(stdout, stderr, status));
-                    }
-                },
-                None => stream.next().await,
-            };
-            match next {
-                Some(Ok(ExecEvent::Stdout(b))) => stdout.extend_from_slice(&b),
-                Some(Ok(ExecEvent::Stderr(b))) => stderr.extend_from_slice(&b),
-                Some(Ok(ExecEvent::Exit(st))) => return Ok(ExecResult::new(stdout, stderr, st)),
-                Some(Err(e)) => return Err(self.explain(e)),
-                None => return Err(Error::agent("exec ended without an exit status")),
-            }
-        }
+        let status = stream
+            .collect_into(|ev| match ev {
+                ExecEvent::Stdout(b) => stdout.extend_from_slice(b),
+                ExecEvent::Stderr(b) => stderr.extend_from_slice(b),
+                ExecEvent::Exit(_) => {}
+            })
+            .await?;
+        Ok(ExecResult::new(stdout, stderr, status))
     }
 
     /// Starts a command and streams its output. Dropping the stream before
@@ -209,7 +190,7 @@ impl Terminal {
             }
             Err(e) => return Err(self.explain(e)),
         };
-        Ok(ExecStream { handle, timeout: req.timeout, started: Instant::now() })
+        Ok(ExecStream::new(handle, req.timeout, self.registry.clone(), self.name.clone()))
     }
 
     /// Runs `code` with the language's interpreter (or compiler) in the terminal.
@@ -292,14 +273,7 @@ impl Terminal {
     /// A lost agent connection often means another process stopped or
     /// removed the terminal: say that rather than "connection lost".
     pub(crate) fn explain(&self, e: Error) -> Error {
-        if e.kind() != ErrorKind::Agent {
-            return e;
-        }
-        match self.record() {
-            Ok(r) if r.state != State::Running => check_running(&r).err().unwrap_or(e),
-            Err(not_found) if not_found.kind() == ErrorKind::NotFound => not_found,
-            _ => e,
-        }
+        self.registry.explain(&self.name, e)
     }
 }
 
@@ -342,76 +316,4 @@ fn scratch_dir() -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("/tmp/kled-code-{}-{nanos:x}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
-}
-
-/// The events of a running exec.
-pub struct ExecStream {
-    handle: Process,
-    timeout: Option<Duration>,
-    started: Instant,
-}
-
-impl ExecStream {
-    /// The next chunk of output, or the exit; None after the exit.
-    pub async fn next(&mut self) -> Option<Result<ExecEvent>> {
-        self.handle.next().await
-    }
-
-    /// Sends a signal to the command's process group.
-    pub fn signal(&self, signal: i32) -> Result<()> {
-        self.handle.kill(signal)
-    }
-
-    /// A cloneable handle that signals, feeds or resizes this command from
-    /// another task or thread while one waits in `next()` (which needs
-    /// `&mut self`).
-    pub fn control(&self) -> ExecControl {
-        ExecControl(self.handle.control())
-    }
-
-    /// Collects the rest of the output into a result.
-    pub async fn exit_status(mut self) -> Result<ExitStatus> {
-        while let Some(ev) = self.next().await {
-            if let ExecEvent::Exit(st) = ev? {
-                return Ok(st);
-            }
-        }
-        Err(Error::agent("exec ended without an exit status"))
-    }
-}
-
-/// Reaches the command of an [`ExecStream`]; see [`ExecStream::control`].
-/// Anything sent after the command ended is ignored.
-#[derive(Clone)]
-pub struct ExecControl(crate::backend::Control);
-
-impl ExecControl {
-    /// Sends `signal` to the command's process group.
-    pub fn signal(&self, signal: i32) -> Result<()> {
-        self.0.kill(signal)
-    }
-
-    /// More input, for a request made with `stdin_open`.
-    pub fn write_stdin(&self, data: &[u8]) -> Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.0.write(data)
-    }
-
-    /// Ends the input (EOF; on a pseudo-terminal, ^D).
-    pub fn close_stdin(&self) -> Result<()> {
-        self.0.close()
-    }
-
-    /// New size for the command's pseudo-terminal (it gets SIGWINCH).
-    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
-        self.0.resize(rows, cols)
-    }
-}
-
-impl std::fmt::Debug for ExecControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ExecControl")
-    }
 }

@@ -15,8 +15,10 @@ impl Registry {
     pub async fn create(&self, kind: &str, name: &str, options: serde_json::Value) -> Result<Kind> {
         validate_name(name)?;
         let kind: Kind = kind.parse()?;
-        let runtime = runtime_for(kind)?;
+        let runtime = runtime_for(kind);
         let options = runtime.check_options(&options)?;
+        // What `providers` says, create says: before anything is made.
+        runtime.availability_for(&self.config, &options)?;
         let mut record = Record::new(name, kind, options);
         self.state.create(&record)?;
         let _lock = self.lock(name).await?;
@@ -40,7 +42,7 @@ impl Registry {
     pub async fn start(&self, name: &str) -> Result<()> {
         let _lock = self.lock(name).await?;
         let mut record = self.load(name)?;
-        let runtime = runtime_for(record.kind)?;
+        let runtime = runtime_for(record.kind);
         let ctx = self.ctx();
         if record.state == State::Running {
             if let Ok(client) = runtime.connect(&ctx, &record).await {
@@ -73,7 +75,7 @@ impl Registry {
         let _lock = self.lock(name).await?;
         let mut record = self.load(name)?;
         self.connections.forget(name);
-        let runtime = runtime_for(record.kind)?;
+        let runtime = runtime_for(record.kind);
         match record.state {
             State::Stopped => return Ok(()),
             // Never started, as far as the record knows; but a start that
@@ -95,7 +97,7 @@ impl Registry {
         let lock = self.lock(name).await?;
         let mut record = self.load(name)?;
         self.connections.forget(name);
-        let runtime = runtime_for(record.kind)?;
+        let runtime = runtime_for(record.kind);
         let ctx = self.ctx();
         match record.state {
             State::Running | State::Failed => runtime.stop(&ctx, &mut record).await?,
@@ -119,7 +121,7 @@ impl Registry {
         }
         let record = self.load(name)?;
         check_running(&record)?;
-        let runtime = runtime_for(record.kind)?;
+        let runtime = runtime_for(record.kind);
         let client = match runtime.connect(&self.ctx(), &record).await {
             Ok(c) => c,
             Err(first) if !runtime.restarts_silently() => return Err(first),
@@ -139,6 +141,21 @@ impl Registry {
         let conn = Connection::new(client, runtime.profile(&record)?);
         self.connections.put(name, conn.clone());
         Ok(conn)
+    }
+}
+
+impl Registry {
+    /// A lost agent connection often means another process stopped or
+    /// removed the terminal: say that rather than "connection lost".
+    pub fn explain(&self, name: &str, e: Error) -> Error {
+        if e.kind() != ErrorKind::Agent {
+            return e;
+        }
+        match self.load(name) {
+            Ok(r) if r.state != State::Running => check_running(&r).err().unwrap_or(e),
+            Err(not_found) if not_found.kind() == ErrorKind::NotFound => not_found,
+            _ => e,
+        }
     }
 }
 

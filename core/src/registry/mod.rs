@@ -10,7 +10,6 @@ mod connections;
 mod lifecycle;
 
 pub(crate) use connections::Connection;
-pub(crate) use lifecycle::check_running;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};

@@ -3,7 +3,7 @@
 //! started it, so any process (CLI, Python, C) can exec in the terminal, and
 //! `stop` ends everything that ran in it.
 
-use super::{orphans, parse_options, Ctx, ExecProfile, Runtime};
+use super::{orphans, parse_options, Caps, Ctx, ExecProfile, Runtime};
 use crate::agent::{install_agent, AgentClient};
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
@@ -126,6 +126,10 @@ impl LocalRuntime {
 
 #[async_trait]
 impl Runtime for LocalRuntime {
+    fn caps(&self) -> Caps {
+        Caps::AGENT
+    }
+
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
         let opts: LocalOptions = parse_options(Kind::Local, options)?;
         super::check_workdir_and_env(opts.workdir.as_deref(), &opts.env)?;
