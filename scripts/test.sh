@@ -25,6 +25,9 @@ disk() {
 }
 disk
 
+log "shape: no file over 700 lines, no module cycles (scripts/check-shape.py)"
+python3 scripts/check-shape.py
+
 log "Rust: protocol, agent, core (exec suite on local and container terminals, lifecycle, containers, gVisor) and the kled CLI"
 cargo test --workspace --locked
 export KLED_WORKSPACE_TESTED=1

@@ -56,7 +56,7 @@ async fn terminal(m: &Manager, cmd: TerminalCmd) -> Result<u8> {
 
 /// The terminals `kled neovim` lists: those with an editor.
 fn is_neovim(k: Kind) -> bool {
-    k.caps().editor
+    kled::Caps::of(k).editor
 }
 
 async fn neovim(m: &Manager, cmd: NeovimCmd) -> Result<u8> {

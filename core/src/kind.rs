@@ -31,13 +31,6 @@ impl Kind {
     }
 }
 
-impl Kind {
-    /// What terminals of this kind can do.
-    pub fn caps(self) -> crate::Caps {
-        crate::runtime::runtime_for(self).caps()
-    }
-}
-
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

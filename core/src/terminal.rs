@@ -101,7 +101,7 @@ impl Terminal {
 
     /// What this terminal can do (the same for every terminal of its kind).
     pub fn caps(&self) -> crate::Caps {
-        self.kind.caps()
+        crate::Caps::of(self.kind)
     }
 
     pub(crate) fn record(&self) -> Result<Record> {

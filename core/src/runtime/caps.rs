@@ -2,6 +2,7 @@
 //! (an editor for Neovim kinds, a pseudo-terminal where the agent runs
 //! commands), rather than by matching on kinds of their own.
 
+use crate::kind::Kind;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -21,6 +22,11 @@ pub struct Caps {
 }
 
 impl Caps {
+    /// What terminals of `kind` can do.
+    pub fn of(kind: Kind) -> Caps {
+        super::runtime_for(kind).caps()
+    }
+
     /// A terminal whose commands a kled-agent runs.
     pub const AGENT: Caps =
         Caps { tty: true, signals: true, editor: false, isolated: false, sessions: false, files: true };
