@@ -163,11 +163,38 @@ async fn commands_of_a_crashed_agent_end_with_stop() {
     let pid = record(home.path(), "crash")["runtime"]["pid"].as_u64().unwrap() as u32;
     let bg = t.exec(ExecRequest::new("sleep 300 >/dev/null 2>&1 & echo $!")).await.unwrap();
     let child: u32 = bg.stdout_str().trim().parse().unwrap();
+    // Commands that left the agent's session: one in a session of its own
+    // (setsid), one on a pseudo-terminal (which the agent starts in a new
+    // session), each reporting its pid through a file.
+    let r = t.exec(ExecRequest::new("setsid sh -c 'echo $$ > setsid.pid; exec sleep 300' >/dev/null 2>&1 &")).await;
+    r.unwrap().check().unwrap();
+    // (It ignores SIGHUP, else the agent's death would hang up its PTY and end it.)
+    let mut pty = ExecRequest::new("trap '' HUP; echo $$ > pty.pid; exec sleep 300");
+    pty.tty = Some(kled::TtySize { rows: 24, cols: 80 });
+    let _stream = t.exec_stream(pty).await.unwrap();
+    // Async: on this one-thread runtime the spawn goes out only while we yield.
+    let read_pid = |f: &'static str| {
+        let path = home.path().join("work/crash").join(f);
+        async move {
+            for _ in 0..500 {
+                if let Some(p) = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok()) {
+                    return p;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("{f} never appeared");
+        }
+    };
+    let (own_session, on_pty) = (read_pid("setsid.pid").await, read_pid("pty.pid").await);
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     assert!(wait_dead(pid));
-    assert!(alive(child), "the command outlives its agent (re-parented)");
+    for p in [child, own_session, on_pty] {
+        assert!(alive(p), "the command {p} outlives its agent (re-parented)");
+    }
     t.stop().await.unwrap();
     assert!(wait_dead(child), "stop left {child} running after its agent died");
+    assert!(wait_dead(own_session), "stop left the setsid command {own_session} running");
+    assert!(wait_dead(on_pty), "stop left the PTY command {on_pty} running");
     assert_eq!(t.state().await.unwrap(), State::Stopped);
     t.remove().await.unwrap();
 }

@@ -63,6 +63,22 @@ struct LocalData {
     socket: String,
     pid: u32,
     workdir: String,
+    /// Random, new at each start, in every command's environment as
+    /// `KLED_TERMINAL_ID`: how commands of a dead agent are found, even
+    /// those that left its session (PTY commands, `setsid`). Records from
+    /// before it have none; their commands are found by session only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+}
+
+/// The environment variable that carries [`LocalData::id`].
+const ID_VAR: &str = "KLED_TERMINAL_ID";
+
+/// Ends the commands a dead (or just killed) agent left running; how many.
+fn end_orphans(d: &LocalData, name: &str) -> usize {
+    let by_session = orphans::kill_session(d.pid, &format!("KLED_TERMINAL={name}"));
+    let by_id = d.id.as_ref().map_or(0, |id| orphans::kill_marked(&format!("{ID_VAR}={id}")));
+    by_session + by_id
 }
 
 pub struct LocalRuntime;
@@ -164,7 +180,7 @@ impl Runtime for LocalRuntime {
                     libc::kill(d.pid as i32, libc::SIGKILL);
                 }
             }
-            orphans::kill_session(d.pid, &format!("KLED_TERMINAL={name}"));
+            end_orphans(&d, &name);
         }
         // A user's workdir may have been deleted since create.
         let workdir = super::host_workdir::create(ctx.state, &rec.name, opts.workdir.as_deref())?;
@@ -225,6 +241,7 @@ impl Runtime for LocalRuntime {
             socket: socket.display().to_string(),
             pid: client.agent().pid.unwrap_or(0),
             workdir: workdir.display().to_string(),
+            id: Some(format!("{:016x}", fastrand::u64(..))),
         })
         .expect("serializes");
         Ok(client.into())
@@ -257,7 +274,7 @@ impl Runtime for LocalRuntime {
         // Commands of an agent that died (or was just killed) were re-parented
         // to PID 1 and would run on: end them too.
         if let Some(d) = &data {
-            let n = orphans::kill_session(d.pid, &format!("KLED_TERMINAL={}", rec.name));
+            let n = end_orphans(d, &rec.name);
             if n > 0 {
                 tracing::warn!(terminal = %rec.name, killed = n, "ended commands left by a dead agent");
             }
@@ -280,6 +297,9 @@ impl Runtime for LocalRuntime {
         };
         let mut env = opts.env.clone();
         env.insert("KLED_TERMINAL".into(), rec.name.clone());
+        if let Some(id) = Self::data(rec).and_then(|d| d.id) {
+            env.insert(ID_VAR.into(), id);
+        }
         Ok(ExecProfile { shell: prefix, env })
     }
 }
