@@ -348,7 +348,7 @@ fn a_failed_create_leaves_nothing() {
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]", "{}", stderr(&list));
 }
 
-/// Another user (uid 65534) on a machine whose engine socket is root's: the
+/// Another user (scripts/test.sh's `kled-other`, else nobody) on a machine whose engine socket is root's: the
 /// container kinds are unavailable, and `providers` and `create` say why in
 /// the same words.
 #[test]
@@ -365,10 +365,12 @@ fn providers_and_create_agree_for_a_user_without_engine_access() {
         return;
     }
     let home = tempfile::Builder::new().prefix("kled-nobody-").tempdir_in("/tmp").unwrap();
-    std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).unwrap();
+    let other = std::env::var("KLED_TEST_OTHER_UID").ok().and_then(|u| u.parse::<u32>().ok()).unwrap_or(65534);
+    let uid = other.to_string();
+    std::os::unix::fs::chown(home.path(), Some(other), Some(other)).unwrap();
     let as_nobody = |args: &[&str]| {
         Command::new("setpriv")
-            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .args(["--reuid", &uid, "--regid", &uid, "--clear-groups"])
             .arg(env!("CARGO_BIN_EXE_kled"))
             .args(args)
             .env("KLED_HOME", home.path())

@@ -40,8 +40,11 @@ fn wait_dead(pid: u32) -> bool {
     false
 }
 
-/// uid 65534 (nobody) stands for another local user.
-const OTHER_UID: u32 = 65534;
+/// Another local user: the one scripts/test.sh makes (`kled-other`, its uid
+/// in KLED_TEST_OTHER_UID), else nobody (65534).
+fn other_uid() -> u32 {
+    std::env::var("KLED_TEST_OTHER_UID").ok().and_then(|u| u.parse().ok()).unwrap_or(65534)
+}
 
 #[tokio::test]
 async fn a_socket_directory_made_by_another_user_is_refused() {
@@ -63,9 +66,12 @@ async fn a_socket_directory_made_by_another_user_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::os::unix::fs::chown(&dir, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::os::unix::fs::chown(&dir, Some(other_uid()), Some(other_uid())).unwrap();
     let e = t.start().await.unwrap_err();
-    assert!(e.message().contains("refusing to use") && e.message().contains("belongs to uid 65534"), "{e}");
+    assert!(
+        e.message().contains("refusing to use") && e.message().contains(&format!("belongs to uid {}", other_uid())),
+        "{e}"
+    );
     // A symlink in its place is refused as well.
     std::fs::remove_dir(&dir).unwrap();
     std::os::unix::fs::symlink("/tmp", &dir).unwrap();
@@ -106,7 +112,8 @@ async fn the_agent_talks_only_to_its_own_user() {
         socket.display().to_string()
     );
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c", &probe])
+        .args(["--reuid", &other_uid().to_string(), "--regid", &other_uid().to_string(), "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", &probe])
         .output()
         .unwrap();
     let _ = child.kill();
@@ -212,7 +219,7 @@ async fn state_dirs_and_working_dirs_are_private() {
     // A state dir of another user is refused, not used.
     let theirs = base.path().join("theirs");
     std::fs::create_dir(&theirs).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(other_uid()), Some(other_uid())).unwrap();
     let e = Manager::new(Some(theirs), Config::default()).unwrap_err();
-    assert!(e.message().contains("belongs to uid 65534"), "{e}");
+    assert!(e.message().contains(&format!("belongs to uid {}", other_uid())), "{e}");
 }
