@@ -52,6 +52,7 @@ pub mod languages;
 pub mod librechat;
 pub mod logging;
 mod manager;
+mod mux;
 mod name;
 mod nvim;
 mod private_dir;
