@@ -263,7 +263,8 @@ pub struct Hello {
     #[serde(default)]
     pub pid: Option<u32>,
     /// Client side only: the credit, in bytes, each streaming request starts
-    /// with (see "Flow control" above).
+    /// with (see "Flow control" above); 0 turns flow control off, for a
+    /// client that always reads everything at once.
     #[serde(default)]
     pub window: u64,
 }
