@@ -16,6 +16,15 @@ const TOTAL: u64 = 200_000_000;
 const BOUND: u64 = 32 << 20;
 const STALL: Duration = Duration::from_secs(10);
 
+/// Threads of the local terminal's agent (one per connection, one per
+/// running spawn): back to where they were once nothing runs.
+fn agent_threads(home: &common::Home, name: &str) -> usize {
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.path().join(format!("terminals/{name}.json"))).unwrap()).unwrap();
+    let pid = rec["runtime"]["pid"].as_u64().expect("the local agent's pid");
+    std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().count()
+}
+
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -51,6 +60,7 @@ async fn an_unread_stream_holds_memory_and_resumes_intact() {
     for (_, t) in &terminals {
         t.exec(ExecRequest::new("head -c 5000000 /dev/zero")).await.unwrap().check().unwrap();
     }
+    let threads = agent_threads(&home, "h13flow-local");
     let base = rss();
     let mut floods = Vec::new();
     for (kind, t) in &terminals {
@@ -59,6 +69,8 @@ async fn an_unread_stream_holds_memory_and_resumes_intact() {
     // Unread too: one the deadline must kill, one the caller kills.
     let mut timed = local.exec_stream(ExecRequest::new("yes").timeout(Duration::from_secs(2))).await.unwrap();
     let mut killed = local.exec_stream(ExecRequest::new("yes")).await.unwrap();
+    // And one given up on while stalled: the agent must not wait for its credit.
+    let abandoned = local.exec_stream(flood.clone()).await.unwrap();
 
     let until = Instant::now() + STALL;
     let mut peak = 0;
@@ -69,6 +81,7 @@ async fn an_unread_stream_holds_memory_and_resumes_intact() {
     eprintln!("unread for {STALL:?}: peak growth {:.1} MiB (bound {} MiB)", peak as f64 / 1048576.0, BOUND >> 20);
     assert!(peak < BOUND, "memory grew by {peak} bytes while nobody read");
 
+    drop(abandoned);
     // The deadline fired while nobody read: the command is dead and says so.
     let (_, st) = tokio::time::timeout(Duration::from_secs(10), drain(&mut timed)).await.unwrap();
     assert!(st.timed_out, "{st:?}");
@@ -83,4 +96,9 @@ async fn an_unread_stream_holds_memory_and_resumes_intact() {
         assert_eq!((n, st.exit_code, st.truncated), (TOTAL, Some(0), false), "{kind}: {st:?}");
     }
     assert!(rss().saturating_sub(base) < BOUND + BOUND, "memory after the drain");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent_threads(&home, "h13flow-local") > threads {
+        assert!(Instant::now() < deadline, "the agent still runs threads of finished or abandoned execs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

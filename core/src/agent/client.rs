@@ -262,8 +262,12 @@ impl AgentClient {
 
     pub async fn read_file(&self, path: &str, max_bytes: Option<u64>) -> Result<(Vec<u8>, bool)> {
         let (id, mut rx) = self.open(&Request::ReadFile { path: path.to_string(), max_bytes }, true)?;
+        // A read abandoned midway (its future dropped) releases the agent.
+        let abandoned = Abandoned { grant: Some(self.grant(id)) };
         let mut data = Vec::new();
-        match self.finish(id, &mut rx, Some(&mut data)).await? {
+        let reply = self.finish(id, &mut rx, Some(&mut data)).await;
+        abandoned.defuse();
+        match reply? {
             Reply::Read { truncated, .. } => Ok((data, truncated)),
             other => Err(unexpected(&self.inner.label, "read_file", &other)),
         }
@@ -300,12 +304,39 @@ pub(super) struct Grant {
 }
 
 impl Grant {
+    /// The reader is gone for good: unlimited credit, so the agent is not
+    /// left waiting (a file read, a killed process's last output, a socket)
+    /// and sends the rest, which the router drops (the route is gone).
+    pub fn release(&self) {
+        let _ = self.client.send(Frame::credit(self.id, u64::MAX));
+    }
+
     pub fn consumed(&mut self, payload_len: usize) {
         self.owed += credit_cost(payload_len);
         if self.owed >= (self.client.inner.window / 4).max(1) {
             // A closed connection needs no credit.
             let _ = self.client.send(Frame::credit(self.id, self.owed));
             self.owed = 0;
+        }
+    }
+}
+
+/// Releases a streaming request's credit and route if dropped before `defuse`.
+struct Abandoned {
+    grant: Option<Grant>,
+}
+
+impl Abandoned {
+    fn defuse(mut self) {
+        self.grant = None;
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(g) = self.grant.take() {
+            g.client.inner.router.remove(g.id);
+            g.release();
         }
     }
 }

@@ -86,10 +86,12 @@ impl SpawnHandle {
 
 impl Drop for SpawnHandle {
     fn drop(&mut self) {
+        self.client.inner.router.remove(self.id);
         if !self.done {
             let _ = self.kill(libc::SIGKILL);
+            // The killed process's last output must not wait for credit.
+            self.grant.release();
         }
-        self.client.inner.router.remove(self.id);
     }
 }
 

@@ -48,6 +48,8 @@ impl AgentClient {
                     FrameKind::Data => {
                         let n = frame.payload.len();
                         if to_us.write_all(&frame.payload).await.is_err() {
+                            // Our side of the stream is gone: let the agent drain the socket.
+                            grant.release();
                             return;
                         }
                         grant.consumed(n);
