@@ -1,6 +1,7 @@
 //! File requests: read, write (atomically), list, and PATH look-ups.
 
-use crate::session::Out;
+use crate::flow::Flow;
+use crate::out::Out;
 use kled_protocol::{DirEntry, ErrorCode, Frame, FrameKind, Reply, CHUNK};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -16,7 +17,8 @@ pub fn code_of(e: &io::Error) -> ErrorCode {
     }
 }
 
-pub fn read(id: u32, path: &str, max_bytes: Option<u64>, out: &Out) {
+/// Sends the file as DATA frames, as fast as the client's credit allows.
+pub fn read(id: u32, path: &str, max_bytes: Option<u64>, out: &Out, flow: Flow) {
     let result = (|| -> io::Result<(u64, bool)> {
         let mut f = File::open(path)?;
         if f.metadata()?.is_dir() {
@@ -25,14 +27,19 @@ pub fn read(id: u32, path: &str, max_bytes: Option<u64>, out: &Out) {
         let limit = max_bytes.unwrap_or(u64::MAX);
         let mut sent = 0u64;
         let mut buf = vec![0u8; CHUNK];
+        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "client went away");
         loop {
-            let n = f.read(&mut buf)?;
+            let room = flow.credit.wait_room().ok_or_else(gone)?;
+            let n = f.read(&mut buf[..room])?;
             if n == 0 {
                 return Ok((sent, false));
             }
             let take = (n as u64).min(limit - sent) as usize;
-            if take > 0 && !out.send(Frame::new(FrameKind::Data, id, buf[..take].to_vec())) {
-                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client went away"));
+            if take > 0 {
+                flow.credit.spend(take);
+                if !out.send(Frame::new(FrameKind::Data, id, buf[..take].to_vec())) {
+                    return Err(gone());
+                }
             }
             sent += take as u64;
             if take < n {

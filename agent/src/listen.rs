@@ -18,6 +18,8 @@ pub fn run(path: &str, daemon: bool, log: Option<&str>, allowed: &[u32]) -> Resu
     let me = unsafe { libc::geteuid() };
     let listener = bind(path).map_err(|e| format!("cannot listen on {path}: {e}"))?;
     let _ = SOCKET.set(path.to_string());
+    // The listener owns its socket file: a `shutdown` removes it on the way out.
+    crate::shutdown::on_exit(cleanup);
     // Bound before detaching: once the starter sees us exit, connects succeed.
     if daemon {
         crate::sys::daemonize(log).map_err(|e| format!("cannot detach: {e}"))?;
@@ -61,7 +63,7 @@ fn bind(path: &str) -> io::Result<UnixListener> {
     }
 }
 
-pub fn cleanup() {
+fn cleanup() {
     if let Some(p) = SOCKET.get() {
         let _ = std::fs::remove_file(p);
     }

@@ -5,9 +5,14 @@
 //! and it depends on nothing but std and libc to stay small.
 
 mod files;
+mod flow;
+mod groups;
 mod init;
 mod listen;
+mod out;
+mod running;
 mod session;
+mod shutdown;
 mod spawn;
 mod sys;
 

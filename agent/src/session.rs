@@ -1,51 +1,14 @@
 //! One protocol conversation: reads frames, runs requests, writes replies.
 
-use crate::{files, spawn, sys};
-use kled_protocol::{ErrorCode, ErrorReply, Frame, FrameKind, Hello, Reply, Request, PROTOCOL_VERSION};
-use std::collections::{BTreeSet, HashMap};
+use crate::flow::{Flow, Flows};
+use crate::out::Out;
+use crate::running::{Running, RunningMap};
+use crate::{files, shutdown, spawn, sys};
+use kled_protocol::{ErrorCode, Frame, FrameKind, Hello, Reply, Request, PROTOCOL_VERSION};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-
-/// Process groups started by every session of this agent, so `shutdown`
-/// can stop them all.
-pub static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-
-/// The write half, shared by the threads that answer requests. Each frame is
-/// written whole under the lock.
-#[derive(Clone)]
-pub struct Out(Arc<Mutex<Box<dyn Write + Send>>>);
-
-impl Out {
-    /// Sends a frame; false once the other side is gone.
-    pub fn send(&self, frame: Frame) -> bool {
-        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        frame.write_to(&mut *w).and_then(|_| w.flush()).is_ok()
-    }
-
-    pub fn reply(&self, id: u32, reply: &Reply) -> bool {
-        self.send(Frame::json(FrameKind::Reply, id, reply))
-    }
-
-    pub fn error(&self, id: u32, code: ErrorCode, message: impl Into<String>) -> bool {
-        self.send(Frame::json(FrameKind::Error, id, &ErrorReply { code, message: message.into() }))
-    }
-}
-
-/// What the reader must know of a running spawn.
-pub struct Running {
-    /// Process group, once the child exists.
-    pub pgid: Option<i32>,
-    /// A kill asked for before the child existed.
-    pub pending_signal: Option<i32>,
-    pub stdin: Option<mpsc::Sender<Vec<u8>>>,
-    /// The master side of its pseudo-terminal, if it has one (for resizes).
-    pub pty: Option<std::os::fd::OwnedFd>,
-    /// A resize asked for before the child existed.
-    pub pending_resize: Option<(u16, u16)>,
-}
-
-pub type RunningMap = Arc<Mutex<HashMap<u32, Running>>>;
 
 pub struct Session {
     out: Out,
@@ -53,19 +16,23 @@ pub struct Session {
     uploads: HashMap<u32, files::Upload>,
     /// Unix sockets proxied by `connect` requests: their write side.
     proxies: HashMap<u32, std::os::unix::net::UnixStream>,
+    /// Credit of the streaming requests (spawn, read_file, connect).
+    flows: Flows,
+    /// The credit each streaming request starts with (the client's HELLO).
+    window: u64,
 }
 
 impl Session {
     /// Serves one stream until it closes or a `shutdown` arrives.
     pub fn serve<R: Read, W: Write + Send + 'static>(mut input: R, output: W) {
-        let out = Out(Arc::new(Mutex::new(Box::new(output))));
+        let out = Out::new(output);
         let pid = std::process::id();
         if !out.send(Frame::json(FrameKind::Hello, 0, &Hello::new(env!("CARGO_PKG_VERSION"), Some(pid)))) {
             return;
         }
-        match Frame::read_from(&mut input) {
+        let window = match Frame::read_from(&mut input) {
             Ok(Some(f)) if f.kind == FrameKind::Hello => match f.parse::<Hello>() {
-                Ok(h) if h.protocol == PROTOCOL_VERSION => {}
+                Ok(h) if h.protocol == PROTOCOL_VERSION => h.window,
                 Ok(h) => {
                     out.error(
                         0,
@@ -89,12 +56,14 @@ impl Session {
                 return;
             }
             _ => return,
-        }
+        };
         let mut session = Session {
             out,
             running: Arc::new(Mutex::new(HashMap::new())),
             uploads: HashMap::new(),
             proxies: HashMap::new(),
+            flows: Flows::default(),
+            window,
         };
         loop {
             match Frame::read_from(&mut input) {
@@ -124,6 +93,12 @@ impl Session {
                 }
             },
             FrameKind::Input => self.input(id, frame.payload),
+            FrameKind::Credit => match frame.credit_bytes() {
+                Ok(bytes) => self.flows.grant(id, bytes),
+                Err(e) => {
+                    self.out.error(id, ErrorCode::Invalid, e.to_string());
+                }
+            },
             other => {
                 self.out.error(id, ErrorCode::Invalid, format!("unexpected {other:?} frame from client"));
             }
@@ -164,9 +139,21 @@ impl Session {
         // Input for a request that has finished is dropped: the race is normal.
     }
 
+    /// Registers the credit of streaming request `id`, or answers ERROR.
+    fn flow(&self, id: u32) -> Option<Flow> {
+        match self.flows.open(id, self.window) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                self.out.error(id, ErrorCode::Io, format!("cannot set up flow control: {e}"));
+                None
+            }
+        }
+    }
+
     fn request(&mut self, id: u32, req: Request) -> bool {
         match req {
             Request::Spawn(s) => {
+                let Some(flow) = self.flow(id) else { return true };
                 let (tx, rx) = if s.stdin {
                     let (tx, rx) = mpsc::channel();
                     (Some(tx), Some(rx))
@@ -179,7 +166,7 @@ impl Session {
                 );
                 let out = self.out.clone();
                 let running = self.running.clone();
-                std::thread::spawn(move || spawn::run(id, s, rx, out, running));
+                std::thread::spawn(move || spawn::run(id, s, rx, out, running, flow));
             }
             Request::Kill { target, signal } => {
                 let mut running = self.running.lock().unwrap();
@@ -211,8 +198,9 @@ impl Session {
                 };
             }
             Request::ReadFile { path, max_bytes } => {
+                let Some(flow) = self.flow(id) else { return true };
                 let out = self.out.clone();
-                std::thread::spawn(move || files::read(id, &path, max_bytes, &out));
+                std::thread::spawn(move || files::read(id, &path, max_bytes, &out, flow));
             }
             Request::WriteFile { path, mode, create_dirs } => {
                 match files::Upload::begin(&path, mode, create_dirs, id) {
@@ -261,16 +249,17 @@ impl Session {
             }
             Request::Shutdown => {
                 self.out.reply(id, &Reply::Ok);
-                shutdown();
+                shutdown::shutdown();
             }
             Request::Connect { path } => match std::os::unix::net::UnixStream::connect(&path) {
                 Ok(sock) => match sock.try_clone() {
                     Ok(reader) => {
+                        let Some(flow) = self.flow(id) else { return true };
                         // An empty DATA frame says "connected" before any byte flows.
                         self.out.send(Frame::new(FrameKind::Data, id, Vec::new()));
                         self.proxies.insert(id, sock);
                         let out = self.out.clone();
-                        std::thread::spawn(move || proxy_out(id, reader, out));
+                        std::thread::spawn(move || proxy_out(id, reader, out, flow));
                     }
                     Err(e) => {
                         self.out.error(id, files::code_of(&e), format!("{path}: {e}"));
@@ -286,6 +275,8 @@ impl Session {
 
     /// The stream is gone: nobody will read the output of what it started.
     fn kill_all(&self) {
+        // Producers waiting for credit that will never come give up.
+        self.flows.close_all();
         for sock in self.proxies.values() {
             let _ = sock.shutdown(std::net::Shutdown::Both);
         }
@@ -298,69 +289,20 @@ impl Session {
     }
 }
 
-/// Stops everything this agent started (politely, then not), and exits.
-pub fn shutdown() -> ! {
-    let groups: Vec<i32> = GROUPS.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
-    let session = own_session_members();
-    for &g in &groups {
-        sys::kill_group(g, libc::SIGTERM);
-    }
-    for &p in &session {
-        // SAFETY: signalling processes of our own session.
-        unsafe {
-            libc::kill(p, libc::SIGTERM);
-        }
-    }
-    if !groups.is_empty() || !session.is_empty() {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    for &g in &groups {
-        sys::kill_group(g, libc::SIGKILL);
-    }
-    for p in own_session_members() {
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(p, libc::SIGKILL);
-        }
-    }
-    crate::listen::cleanup();
-    std::process::exit(0)
-}
-
-/// When the agent leads its own session (daemon mode), every process in that
-/// session was started from it, including ones whose parent already exited
-/// (`cmd &`). Listing them lets `stop` leave nothing behind.
-fn own_session_members() -> Vec<i32> {
-    let me = std::process::id() as i32;
-    // SAFETY: getsid(0) asks about ourselves.
-    if unsafe { libc::getsid(0) } != me {
-        return Vec::new();
-    }
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return found };
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        if pid == me {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // Fields after the command name: state ppid pgrp session ...
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(3).and_then(|s| s.parse::<i32>().ok()) == Some(me) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 /// Copies what a proxied socket sends into DATA frames; REPLY at its end.
-fn proxy_out(id: u32, mut sock: std::os::unix::net::UnixStream, out: Out) {
+/// It reads the socket only while it has credit, so a client that stops
+/// reading leaves the backlog in the socket's sender.
+fn proxy_out(id: u32, mut sock: std::os::unix::net::UnixStream, out: Out, flow: Flow) {
     let mut buf = vec![0u8; kled_protocol::CHUNK];
     loop {
-        match sock.read(&mut buf) {
+        let Some(room) = flow.credit.wait_room() else {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+            return;
+        };
+        match sock.read(&mut buf[..room]) {
             Ok(0) => break,
             Ok(n) => {
+                flow.credit.spend(n);
                 if !out.send(Frame::new(FrameKind::Data, id, buf[..n].to_vec())) {
                     let _ = sock.shutdown(std::net::Shutdown::Both);
                     return;
@@ -377,6 +319,7 @@ fn proxy_out(id: u32, mut sock: std::os::unix::net::UnixStream, out: Out) {
 mod tests {
     use super::*;
     use kled_protocol::{ErrorReply, Spawn};
+    use std::sync::Mutex;
 
     /// A writer the test can read back after the session ends.
     #[derive(Clone, Default)]
@@ -411,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_different_protocol_version_is_refused_clearly() {
-        let hello = Hello { protocol: PROTOCOL_VERSION + 1, version: "9.9.9".into(), pid: None };
+        let hello = Hello { protocol: PROTOCOL_VERSION + 1, ..Hello::new("9.9.9", None) };
         let input = encode(&[Frame::json(FrameKind::Hello, 0, &hello)]);
         let sink = Sink::default();
         Session::serve(&input[..], sink.clone());

@@ -1,6 +1,9 @@
 //! Running one process: pipes, output caps, timeout, exit.
 
-use crate::session::{Out, RunningMap, GROUPS};
+use crate::flow::{Credit, Flow};
+use crate::groups;
+use crate::out::Out;
+use crate::running::RunningMap;
 use crate::sys;
 use kled_protocol::{ExitInfo, Frame, FrameKind, Spawn, CHUNK};
 use std::fs::File;
@@ -28,12 +31,12 @@ fn child_reaped_kill(child: &mut Child, status: &mut Option<ExitStatus>, pgid: i
     sys::kill_group_until_empty(pgid, KILL_LINGER);
 }
 
-pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, running: RunningMap) {
+pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, running: RunningMap, flow: Flow) {
     let start = Instant::now();
     let info = match start_child(&spec) {
         Ok((child, pty)) => {
             let pgid = child.id() as i32;
-            GROUPS.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid);
+            groups::insert(pgid);
             let (pending, resize) = {
                 let mut map = running.lock().unwrap();
                 map.get_mut(&id).map_or((None, None), |r| {
@@ -48,8 +51,8 @@ pub fn run(id: u32, spec: Spawn, stdin: Option<Receiver<Vec<u8>>>, out: Out, run
             if let Some(sig) = pending {
                 sys::kill_group(pgid, sig);
             }
-            let info = pump(id, child, pty, &spec, stdin, &out, start);
-            GROUPS.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid);
+            let info = pump(id, child, pty, &spec, stdin, &out, start, &flow.credit);
+            groups::remove(pgid);
             info
         }
         Err(e) => {
@@ -134,6 +137,12 @@ struct Stream {
     err: Option<File>,
 }
 
+/// Forwards the child's output until it exited and its pipes closed (or
+/// lingered), enforcing the timeout and the caps. A pipe is read only while
+/// the request has credit for what is read from it (or while its cap drops
+/// everything anyway): with none, the child blocks in write(2) and the pipe
+/// buffer is all that waits, while the deadline and exit are still watched.
+#[allow(clippy::too_many_arguments)]
 fn pump(
     id: u32,
     mut child: Child,
@@ -142,6 +151,7 @@ fn pump(
     stdin: Option<Receiver<Vec<u8>>>,
     out: &Out,
     start: Instant,
+    credit: &Credit,
 ) -> ExitInfo {
     let pgid = child.id() as i32;
     // A terminal's input and output are its master side; pipes otherwise.
@@ -226,23 +236,47 @@ fn pump(
         if let Some(t) = linger_until {
             wait = wait.min(t.saturating_duration_since(now));
         }
-        let mut fds = Vec::with_capacity(3);
-        if let Some(p) = &streams.pipe {
-            fds.push(p.as_raw_fd());
+        // A pipe whose cap is reached is drained without credit (its bytes
+        // are dropped); the others wait for credit when there is none.
+        let capped = [0, 1].map(|w| sent[w] >= spec.max_output);
+        if !client_gone && credit.is_closed() {
+            // The conversation ended: nobody will return credit or read.
+            client_gone = true;
+            sys::kill_group(pgid, libc::SIGKILL);
         }
-        if let Some(p) = &streams.err {
-            fds.push(p.as_raw_fd());
+        let stalled = !client_gone && credit.room() == 0;
+        let readable = [0, 1].map(|w| [streams.pipe.is_some(), streams.err.is_some()][w] && (!stalled || capped[w]));
+        let waiting = stalled && (streams.pipe.is_some() || streams.err.is_some()) && !readable.iter().all(|r| *r);
+        if waiting && !timed_out {
+            // Output held back is not lost to the linger: it counts from
+            // when the reader makes room again.
+            if let Some(t) = linger_until.as_mut() {
+                *t = (*t).max(now + LINGER);
+            }
+        }
+        let mut fds = Vec::with_capacity(4);
+        if readable[0] {
+            fds.push(streams.pipe.as_ref().map_or(-1, |p| p.as_raw_fd()));
+        }
+        if readable[1] {
+            fds.push(streams.err.as_ref().map_or(-1, |p| p.as_raw_fd()));
         }
         if let Some(fd) = pidfd.filter(|_| status.is_none()) {
             fds.push(fd);
+        }
+        if waiting {
+            fds.push(credit.wake_fd());
         }
         let ready = match sys::poll_readable(&fds, wait.as_millis().min(i32::MAX as u128) as i32) {
             Ok(r) => r,
             Err(_) => vec![true; fds.len()],
         };
+        if waiting && ready.last().copied().unwrap_or(false) {
+            credit.drain();
+        }
         let mut idx = 0;
-        for (which, slot) in [0usize, 1].into_iter().zip([streams.pipe.is_some(), streams.err.is_some()]) {
-            if !slot {
+        for which in [0usize, 1] {
+            if !readable[which] {
                 continue;
             }
             let is_ready = ready.get(idx).copied().unwrap_or(false);
@@ -250,10 +284,14 @@ fn pump(
             if !is_ready {
                 continue;
             }
+            let limit = if capped[which] { buf.len() } else { credit.room().min(buf.len()) };
+            if limit == 0 {
+                continue;
+            }
             let burst = if which == 0 {
-                streams.pipe.as_mut().map(|p| read_burst(p, &mut buf))
+                streams.pipe.as_mut().map(|p| read_burst(p, &mut buf[..limit]))
             } else {
-                streams.err.as_mut().map(|p| read_burst(p, &mut buf))
+                streams.err.as_mut().map(|p| read_burst(p, &mut buf[..limit]))
             };
             let Some((n, eof)) = burst else { continue };
             if n > 0 {
@@ -264,6 +302,7 @@ fn pump(
                 }
                 if take > 0 && !client_gone {
                     sent[which] += take as u64;
+                    credit.spend(take);
                     let kind = if which == 0 { FrameKind::Stdout } else { FrameKind::Stderr };
                     if !out.send(Frame::new(kind, id, buf[..take].to_vec())) {
                         // Nobody reads the output any more: stop the command.

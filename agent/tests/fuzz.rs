@@ -98,7 +98,7 @@ proptest! {
     #[test]
     fn a_wrong_protocol_version_is_refused(version in any::<u32>().prop_filter("not ours", |v| *v != PROTOCOL_VERSION)) {
         let mut input = Vec::new();
-        let h = Hello { protocol: version, version: "x".into(), pid: None };
+        let h = Hello { protocol: version, ..Hello::new("x", None) };
         Frame::json(FrameKind::Hello, 0, &h).write_to(&mut input).unwrap();
         feed(&input)?;
     }

@@ -7,7 +7,7 @@ use crate::agent::{AgentClient, SpawnHandle};
 use crate::error::{Error, Result};
 use crate::exec::ExecEvent;
 use crate::nvim::{NvimClient, NvimProcess};
-use kled_protocol::{AgentInfo, DirEntry, Reply, Request, Spawn};
+use kled_protocol::{AgentInfo, DirEntry, Spawn};
 
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
@@ -55,10 +55,7 @@ impl Backend {
 
     pub async fn which(&self, programs: &[String]) -> Result<Vec<Option<String>>> {
         match self {
-            Backend::Agent(c) => match c.request(Request::Which { programs: programs.to_vec() }).await? {
-                Reply::Which { paths } => Ok(paths),
-                other => Err(Error::agent(format!("unexpected reply to which: {other:?}"))),
-            },
+            Backend::Agent(c) => c.which(programs).await,
             Backend::Neovim(c) => c.which(programs).await,
         }
     }
@@ -79,27 +76,21 @@ impl Backend {
 
     pub async fn remove(&self, path: &str, recursive: bool) -> Result<()> {
         match self {
-            Backend::Agent(c) => c.request(Request::Remove { path: path.to_string(), recursive }).await.map(|_| ()),
+            Backend::Agent(c) => c.remove(path, recursive).await,
             Backend::Neovim(c) => c.remove(path, recursive).await,
         }
     }
 
     pub async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         match self {
-            Backend::Agent(c) => match c.request(Request::ListDir { path: path.to_string() }).await? {
-                Reply::Listing { entries } => Ok(entries),
-                other => Err(Error::agent(format!("unexpected reply to list_dir: {other:?}"))),
-            },
+            Backend::Agent(c) => c.list_dir(path).await,
             Backend::Neovim(c) => c.list_dir(path).await,
         }
     }
 
     pub async fn info(&self) -> Result<AgentInfo> {
         match self {
-            Backend::Agent(c) => match c.request(Request::Info).await? {
-                Reply::Info(i) => Ok(i),
-                other => Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
-            },
+            Backend::Agent(c) => c.info().await,
             Backend::Neovim(c) => c.info().await,
         }
     }

@@ -53,6 +53,7 @@ pub mod languages;
 pub mod librechat;
 pub mod logging;
 mod manager;
+mod mux;
 mod name;
 mod nvim;
 mod private_dir;

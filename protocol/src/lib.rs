@@ -31,7 +31,16 @@
 //!    socket, DATA frames from it, REPLY when it closes. Every other request:
 //!    one REPLY.
 //!    Any request may instead end with one ERROR.
-//! 4. `kill` signals the process group of a running spawn; `shutdown` makes the
+//! 4. **Flow control.** The client's HELLO names a `window` in bytes. Each
+//!    streaming request (`spawn`, `read_file`, `connect`) starts with that
+//!    much credit; every STDOUT, STDERR or DATA frame the agent sends spends
+//!    [`credit_cost`] of it (payload plus [`FRAME_COST`], so a flood of tiny
+//!    frames is bounded too). With no credit left the agent stops reading
+//!    (the child's pipe, the file, the socket), so a reader that stopped
+//!    slows the producer down instead of filling memory. The client returns
+//!    credit with CREDIT frames (payload: the bytes, u64 BE) as it consumes.
+//!    Control frames (EXIT, REPLY, ERROR) cost nothing.
+//! 5. `kill` signals the process group of a running spawn; `shutdown` makes the
 //!    agent kill everything it started and exit.
 //!
 //! When the stream closes, the agent kills the process groups of spawns that
@@ -42,13 +51,26 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 /// Bumped on any incompatible change to frames or messages.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest payload a frame may carry. Data is chunked well below this.
 pub const MAX_PAYLOAD: usize = 8 * 1024 * 1024;
 /// Size of a data chunk the agent sends; large enough for throughput, small
 /// enough to interleave the frames of concurrent requests.
 pub const CHUNK: usize = 64 * 1024;
 pub const HEADER_LEN: usize = 9;
+/// What a data frame costs in credit beyond its payload: about what one
+/// queued frame costs the client in memory, so that the window bounds
+/// memory whatever the frame sizes.
+pub const FRAME_COST: u64 = 128;
+/// The window a client grants when it has no reason to choose another:
+/// large enough that a reader keeping up never waits for credit (it returns
+/// credit every quarter window), small enough to hold per stream.
+pub const DEFAULT_WINDOW: u64 = 2 * 1024 * 1024;
+
+/// Credit spent by a data frame carrying `payload_len` bytes.
+pub fn credit_cost(payload_len: usize) -> u64 {
+    payload_len as u64 + FRAME_COST
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -62,6 +84,8 @@ pub enum FrameKind {
     Exit = 7,
     Reply = 8,
     Error = 9,
+    /// Client to agent: more credit for a streaming request (u64 BE bytes).
+    Credit = 10,
 }
 
 impl FrameKind {
@@ -76,6 +100,7 @@ impl FrameKind {
             7 => FrameKind::Exit,
             8 => FrameKind::Reply,
             9 => FrameKind::Error,
+            10 => FrameKind::Credit,
             _ => return None,
         })
     }
@@ -105,20 +130,57 @@ impl Frame {
             .map_err(|e| FrameError::Malformed(format!("bad {:?} payload: {e}", self.kind)))
     }
 
+    /// `bytes` more credit for request `id`.
+    pub fn credit(id: u32, bytes: u64) -> Frame {
+        Frame { kind: FrameKind::Credit, id, payload: bytes.to_be_bytes().to_vec() }
+    }
+
+    /// The bytes a CREDIT frame grants.
+    pub fn credit_bytes(&self) -> Result<u64, FrameError> {
+        let b: [u8; 8] =
+            self.payload.as_slice().try_into().map_err(|_| {
+                FrameError::Malformed(format!("a CREDIT payload is 8 bytes, not {}", self.payload.len()))
+            })?;
+        Ok(u64::from_be_bytes(b))
+    }
+
     pub fn header(&self) -> [u8; HEADER_LEN] {
         encode_header(self.kind, self.id, self.payload.len())
+    }
+
+    /// The frame's bytes on the wire: the one encoding, used by
+    /// [`Frame::write_to`] and by the tokio codec.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(HEADER_LEN + self.payload.len());
+        self.encode_into(&mut buf);
+        buf
+    }
+
+    /// Appends the frame's bytes to `buf`.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.header());
+        buf.extend_from_slice(&self.payload);
+    }
+
+    /// Decodes the frame at the start of `buf`: `Ok(None)` while `buf` holds
+    /// less than a whole frame, else the frame and the bytes it took. A bad
+    /// header is an error as soon as its 9 bytes are there.
+    pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
+        let Some(header) = buf.first_chunk::<HEADER_LEN>() else { return Ok(None) };
+        let (kind, id, len) = decode_header(header)?;
+        let Some(payload) = buf.get(HEADER_LEN..HEADER_LEN + len) else { return Ok(None) };
+        Ok(Some((Frame { kind, id, payload: payload.to_vec() }, HEADER_LEN + len)))
     }
 
     /// Writes the frame with one `write_all` of header and payload together,
     /// so that frames written under a lock never interleave.
     pub fn write_to<W: Write>(&self, w: &mut W) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(HEADER_LEN + self.payload.len());
-        buf.extend_from_slice(&self.header());
-        buf.extend_from_slice(&self.payload);
-        w.write_all(&buf)
+        w.write_all(&self.encode())
     }
 
     /// Reads one frame; `Ok(None)` on a clean end of stream between frames.
+    /// It reads exactly one frame's bytes (no read-ahead), so a blocking
+    /// reader can hand the stream on between frames.
     pub fn read_from<R: Read>(r: &mut R) -> Result<Option<Frame>, FrameError> {
         let mut header = [0u8; HEADER_LEN];
         let mut got = 0;
@@ -180,6 +242,17 @@ impl std::fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
+impl From<io::Error> for FrameError {
+    fn from(e: io::Error) -> FrameError {
+        FrameError::Io(e)
+    }
+}
+
+#[cfg(feature = "tokio")]
+mod codec;
+#[cfg(feature = "tokio")]
+pub use codec::FrameCodec;
+
 /// First frame in each direction.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Hello {
@@ -189,11 +262,17 @@ pub struct Hello {
     /// Agent side only: its process id.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// Client side only: the credit, in bytes, each streaming request starts
+    /// with (see "Flow control" above); 0 turns flow control off, for a
+    /// client that always reads everything at once.
+    #[serde(default)]
+    pub window: u64,
 }
 
 impl Hello {
+    /// A HELLO granting [`DEFAULT_WINDOW`] (the agent's `window` means nothing).
     pub fn new(version: &str, pid: Option<u32>) -> Hello {
-        Hello { protocol: PROTOCOL_VERSION, version: version.to_string(), pid }
+        Hello { protocol: PROTOCOL_VERSION, version: version.to_string(), pid, window: DEFAULT_WINDOW }
     }
 }
 
@@ -366,6 +445,20 @@ mod tests {
         assert!(matches!(Frame::read_from(&mut &bad[..]), Err(FrameError::Malformed(_))));
         let huge = encode_header(FrameKind::Data, 1, MAX_PAYLOAD + 1);
         assert!(decode_header(&huge).is_err());
+    }
+
+    #[test]
+    fn decode_waits_for_a_whole_frame() {
+        let f = Frame::credit(5, 1 << 40);
+        let buf = f.encode();
+        for cut in 0..buf.len() {
+            assert!(Frame::decode(&buf[..cut]).unwrap().is_none(), "{cut}");
+        }
+        let mut two = buf.clone();
+        two.extend_from_slice(&buf);
+        let (g, used) = Frame::decode(&two).unwrap().unwrap();
+        assert_eq!((g.credit_bytes().unwrap(), used), (1 << 40, buf.len()));
+        assert!(Frame::new(FrameKind::Credit, 1, vec![1]).credit_bytes().is_err());
     }
 
     #[test]

@@ -1,38 +1,41 @@
 //! A connection to one agent. Requests are multiplexed over the stream: a
-//! writer task sends queued frames, a reader task routes incoming frames to
-//! the request they belong to, so any number of execs share one connection.
+//! writer task sends queued frames, a reader task routes incoming frames
+//! through the [`Router`](crate::mux::Router) to the request they belong
+//! to, so any number of execs share one connection. Streaming requests get
+//! credit (protocol "Flow control"): their routes are bounded by the window,
+//! and a reader that stops reading stops the agent, not our memory.
+
+// A reply picker's Err is the unexpected reply itself, only ever formatted
+// into the one error message: boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::{ExecEvent, ExitStatus};
+use crate::mux::Router;
+use futures::{SinkExt, StreamExt};
 use kled_protocol::{
-    decode_header, ErrorCode, ErrorReply, ExitInfo, Frame, FrameKind, Hello, Reply, Request, Spawn, CHUNK, HEADER_LEN,
-    PROTOCOL_VERSION,
+    credit_cost, AgentInfo, DirEntry, ErrorCode, ErrorReply, Frame, FrameCodec, FrameKind, Hello, Reply, Request,
+    CHUNK, FRAME_COST, PROTOCOL_VERSION,
 };
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::codec::{FramedRead, FramedWrite};
 
-type Routes = HashMap<u32, mpsc::UnboundedSender<Frame>>;
-/// How long the agent may take to connect a proxied socket.
-const CONNECT_ACK_DEADLINE: Duration = Duration::from_secs(10);
+/// Frames a request that does not stream may get: its REPLY or ERROR, and
+/// room for a misbehaving agent's extra frame before the reader waits.
+const CONTROL_ROUTE: usize = 4;
 
-struct Shared {
-    routes: Mutex<Routes>,
-    /// Why the connection ended, once it has.
-    closed: Mutex<Option<String>>,
-}
-
-struct Inner {
-    out: mpsc::UnboundedSender<Vec<u8>>,
-    shared: Arc<Shared>,
+pub(super) struct Inner {
+    out: mpsc::UnboundedSender<Frame>,
+    pub(super) router: Arc<Router<u32, Frame>>,
     next_id: AtomicU32,
     reader: JoinHandle<()>,
     agent: Hello,
-    label: String,
+    pub(super) label: String,
+    window: u64,
 }
 
 impl Drop for Inner {
@@ -44,7 +47,7 @@ impl Drop for Inner {
 /// A cheap-to-clone handle on one agent connection.
 #[derive(Clone)]
 pub struct AgentClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for AgentClient {
@@ -57,17 +60,19 @@ impl AgentClient {
     /// Performs the HELLO exchange over `reader`/`writer` and starts the
     /// connection's tasks on the current tokio runtime. `label` names the
     /// terminal in error messages.
-    pub async fn connect<R, W>(reader: R, mut writer: W, label: &str, deadline: Duration) -> Result<AgentClient>
+    pub async fn connect<R, W>(reader: R, writer: W, label: &str, deadline: Duration) -> Result<AgentClient>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
         // Frames are small and many: read them out of a buffer, not a syscall each.
-        let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, reader);
+        let mut frames_in = FramedRead::with_capacity(reader, FrameCodec, 256 * 1024);
+        let mut frames_out = FramedWrite::new(writer, FrameCodec);
+        let mine = Hello::new(env!("CARGO_PKG_VERSION"), None);
+        let window = mine.window;
         let hello = async {
-            let mine = Frame::json(FrameKind::Hello, 0, &Hello::new(env!("CARGO_PKG_VERSION"), None));
-            write_frame(&mut writer, &mine).await.map_err(kled_protocol::FrameError::Io)?;
-            read_frame(&mut reader).await
+            frames_out.send(Frame::json(FrameKind::Hello, 0, &mine)).await?;
+            frames_in.next().await.transpose()
         };
         let first = tokio::time::timeout(deadline, hello)
             .await
@@ -91,35 +96,45 @@ impl AgentClient {
             )));
         }
 
-        let shared = Arc::new(Shared { routes: Mutex::new(HashMap::new()), closed: Mutex::new(None) });
-        let (out, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
-        let writer_shared = shared.clone();
+        let router = Arc::new(Router::new());
+        let (out, mut queue) = mpsc::unbounded_channel::<Frame>();
+        let writer_router = router.clone();
         tokio::spawn(async move {
-            while let Some(buf) = queue.recv().await {
-                if let Err(e) = writer.write_all(&buf).await {
-                    close(&writer_shared, format!("writing to the agent failed: {e}"));
+            while let Some(frame) = queue.recv().await {
+                if let Err(e) = frames_out.feed(frame).await {
+                    writer_router.close(format!("writing to the agent failed: {e}"));
                     return;
                 }
                 if queue.is_empty() {
-                    let _ = writer.flush().await;
+                    let _ = frames_out.flush().await;
                 }
             }
-            let _ = writer.shutdown().await;
+            let _ = frames_out.close().await;
         });
-        let reader_shared = shared.clone();
+        let reader_router = router.clone();
         let reader = tokio::spawn(async move {
             let why = loop {
-                match read_frame(&mut reader).await {
-                    Ok(Some(frame)) => route(&reader_shared, frame),
-                    Ok(None) => break "the agent closed the connection".to_string(),
-                    Err(e) => break e.to_string(),
+                match frames_in.next().await {
+                    Some(Ok(frame)) => {
+                        let last = matches!(frame.kind, FrameKind::Exit | FrameKind::Reply | FrameKind::Error);
+                        reader_router.deliver(frame.id, frame, last).await;
+                    }
+                    None => break "the agent closed the connection".to_string(),
+                    Some(Err(e)) => break e.to_string(),
                 }
             };
-            close(&reader_shared, why);
+            reader_router.close(why);
         });
-        Ok(AgentClient {
-            inner: Arc::new(Inner { out, shared, next_id: AtomicU32::new(1), reader, agent, label: label.to_string() }),
-        })
+        let inner = Arc::new(Inner {
+            out,
+            router,
+            next_id: AtomicU32::new(1),
+            reader,
+            agent,
+            label: label.to_string(),
+            window,
+        });
+        Ok(AgentClient { inner })
     }
 
     /// The agent's HELLO (version, pid).
@@ -128,60 +143,62 @@ impl AgentClient {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.inner.shared.closed.lock().unwrap().is_some()
+        self.inner.router.closed().is_some()
     }
 
-    fn lost(&self) -> Error {
-        let why = self.inner.shared.closed.lock().unwrap().clone().unwrap_or_else(|| "connection lost".into());
+    pub(super) fn lost(&self) -> Error {
+        let why = self.inner.router.closed().unwrap_or_else(|| "connection lost".into());
         Error::agent(format!("{}: lost the connection to the agent ({why})", self.inner.label))
     }
 
-    /// Registers a new request id and sends the request.
-    fn open(&self, req: &Request) -> Result<(u32, mpsc::UnboundedReceiver<Frame>)> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
-        {
-            // Checked under the routes lock so that a concurrent close cannot
-            // miss this route and leave it waiting forever.
-            let mut routes = self.inner.shared.routes.lock().unwrap();
-            if self.is_closed() {
-                return Err(self.lost());
-            }
-            routes.insert(id, tx);
-        }
+    pub(super) fn fresh_id(&self) -> u32 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers a new request id and sends the request. A streaming
+    /// request's route holds a whole window of frames, which the agent's
+    /// credit keeps it from exceeding.
+    pub(super) fn open(&self, req: &Request, streams: bool) -> Result<(u32, mpsc::Receiver<Frame>)> {
+        let id = self.fresh_id();
+        let capacity = if streams { (self.inner.window / FRAME_COST) as usize + CONTROL_ROUTE } else { CONTROL_ROUTE };
+        let rx = self.inner.router.open(id, capacity).map_err(|_| self.lost())?;
         self.send(Frame::json(FrameKind::Request, id, req))?;
         Ok((id, rx))
     }
 
-    fn send(&self, frame: Frame) -> Result<()> {
-        let mut buf = Vec::with_capacity(HEADER_LEN + frame.payload.len());
-        buf.extend_from_slice(&frame.header());
-        buf.extend_from_slice(&frame.payload);
-        self.inner.out.send(buf).map_err(|_| self.lost())
+    pub(super) fn send(&self, frame: Frame) -> Result<()> {
+        self.inner.out.send(frame).map_err(|_| self.lost())
     }
 
-    fn send_input(&self, id: u32, data: &[u8]) -> Result<()> {
+    pub(super) fn send_input(&self, id: u32, data: &[u8]) -> Result<()> {
         self.send_chunks(id, data)?;
         // An empty INPUT is EOF.
         self.send(Frame::new(FrameKind::Input, id, Vec::new()))
     }
 
-    fn send_chunks(&self, id: u32, data: &[u8]) -> Result<()> {
+    pub(super) fn send_chunks(&self, id: u32, data: &[u8]) -> Result<()> {
         for chunk in data.chunks(CHUNK) {
             self.send(Frame::new(FrameKind::Input, id, chunk.to_vec()))?;
         }
         Ok(())
     }
 
+    /// Credit owed to the agent for request `id`, returned in batches.
+    pub(super) fn grant(&self, id: u32) -> Grant {
+        Grant { client: self.clone(), id, owed: 0 }
+    }
+
     /// Waits for the REPLY (or ERROR) that ends a simple request; DATA frames
     /// before it are appended to `data`.
-    async fn finish(&self, rx: &mut mpsc::UnboundedReceiver<Frame>, mut data: Option<&mut Vec<u8>>) -> Result<Reply> {
+    async fn finish(&self, id: u32, rx: &mut mpsc::Receiver<Frame>, mut data: Option<&mut Vec<u8>>) -> Result<Reply> {
+        let mut grant = self.grant(id);
         loop {
             let frame = rx.recv().await.ok_or_else(|| self.lost())?;
             match frame.kind {
                 FrameKind::Reply => return frame.parse().map_err(|e| Error::agent(e.to_string())),
                 FrameKind::Error => return Err(agent_error(&frame)),
                 FrameKind::Data => {
+                    grant.consumed(frame.payload.len());
                     if let Some(d) = data.as_deref_mut() {
                         d.extend_from_slice(&frame.payload);
                     }
@@ -191,221 +208,140 @@ impl AgentClient {
         }
     }
 
+    /// One request answered by one REPLY, raw.
     pub async fn request(&self, req: Request) -> Result<Reply> {
-        let (_, mut rx) = self.open(&req)?;
-        self.finish(&mut rx, None).await
+        let (id, mut rx) = self.open(&req, false)?;
+        self.finish(id, &mut rx, None).await
     }
 
-    /// Starts a process; its output and exit arrive through the handle.
-    /// `spawn.stdin` asks to keep stdin open (written through the handle's
-    /// control, ended by its `close_stdin`); otherwise `stdin`, when given,
-    /// is all the input and EOF follows it.
-    pub fn spawn(&self, spawn: Spawn, stdin: Option<&[u8]>) -> Result<SpawnHandle> {
-        let keep_open = spawn.stdin;
-        let spawn = Spawn { stdin: keep_open || stdin.is_some(), ..spawn };
-        let (id, rx) = self.open(&Request::Spawn(spawn))?;
-        let handle = SpawnHandle { client: self.clone(), id, rx, done: false };
-        match stdin {
-            Some(data) if keep_open => self.send_chunks(id, data)?,
-            Some(data) => self.send_input(id, data)?,
-            None => {}
-        }
-        Ok(handle)
+    /// One request whose REPLY `pick` turns into `T`; any other reply is the
+    /// one "unexpected reply" error.
+    async fn call<T>(
+        &self,
+        req: Request,
+        what: &str,
+        pick: impl FnOnce(Reply) -> std::result::Result<T, Reply>,
+    ) -> Result<T> {
+        let reply = self.request(req).await?;
+        pick(reply).map_err(|other| unexpected(&self.inner.label, what, &other))
+    }
+
+    /// Where each of `programs` is on the agent's PATH.
+    pub async fn which(&self, programs: &[String]) -> Result<Vec<Option<String>>> {
+        self.call(Request::Which { programs: programs.to_vec() }, "which", |r| match r {
+            Reply::Which { paths } => Ok(paths),
+            other => Err(other),
+        })
+        .await
+    }
+
+    pub async fn info(&self) -> Result<AgentInfo> {
+        self.call(Request::Info, "info", |r| match r {
+            Reply::Info(i) => Ok(i),
+            other => Err(other),
+        })
+        .await
+    }
+
+    pub async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        self.call(Request::ListDir { path: path.to_string() }, "list_dir", |r| match r {
+            Reply::Listing { entries } => Ok(entries),
+            other => Err(other),
+        })
+        .await
+    }
+
+    pub async fn remove(&self, path: &str, recursive: bool) -> Result<()> {
+        self.call(Request::Remove { path: path.to_string(), recursive }, "remove", ok).await
+    }
+
+    /// Asks the agent to stop everything it started and exit.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.call(Request::Shutdown, "shutdown", ok).await
     }
 
     pub async fn read_file(&self, path: &str, max_bytes: Option<u64>) -> Result<(Vec<u8>, bool)> {
-        let (_, mut rx) = self.open(&Request::ReadFile { path: path.to_string(), max_bytes })?;
+        let (id, mut rx) = self.open(&Request::ReadFile { path: path.to_string(), max_bytes }, true)?;
+        // A read abandoned midway (its future dropped) releases the agent.
+        let abandoned = Abandoned { grant: Some(self.grant(id)) };
         let mut data = Vec::new();
-        match self.finish(&mut rx, Some(&mut data)).await? {
+        let reply = self.finish(id, &mut rx, Some(&mut data)).await;
+        abandoned.defuse();
+        match reply? {
             Reply::Read { truncated, .. } => Ok((data, truncated)),
-            other => Err(Error::agent(format!("unexpected reply to read_file: {other:?}"))),
+            other => Err(unexpected(&self.inner.label, "read_file", &other)),
         }
     }
 
     pub async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>, create_dirs: bool) -> Result<u64> {
-        let (id, mut rx) = self.open(&Request::WriteFile { path: path.to_string(), mode, create_dirs })?;
+        let (id, mut rx) = self.open(&Request::WriteFile { path: path.to_string(), mode, create_dirs }, false)?;
         self.send_input(id, data)?;
-        match self.finish(&mut rx, None).await? {
+        match self.finish(id, &mut rx, None).await? {
             Reply::Written { bytes } => Ok(bytes),
-            other => Err(Error::agent(format!("unexpected reply to write_file: {other:?}"))),
+            other => Err(unexpected(&self.inner.label, "write_file", &other)),
         }
     }
 }
 
-impl AgentClient {
-    /// A byte stream to the unix socket `path` where the agent runs (a
-    /// Neovim server inside a sandbox), proxied over this connection: no
-    /// published port, no bind-mounted socket. The stream's EOF is the
-    /// socket's; dropping (or shutting down) the stream closes the socket.
-    pub async fn connect_socket(&self, path: &str) -> Result<tokio::io::DuplexStream> {
-        let (id, mut rx) = self.open(&Request::Connect { path: path.to_string() })?;
-        let (ours, theirs) = tokio::io::duplex(256 * 1024);
-        let (mut from_us, mut to_us) = tokio::io::split(theirs);
-        // The agent acknowledges with an empty DATA frame, or refuses with ERROR.
-        match tokio::time::timeout(CONNECT_ACK_DEADLINE, rx.recv()).await {
-            Ok(Some(f)) if f.kind == FrameKind::Data && f.payload.is_empty() => {}
-            Ok(Some(f)) if f.kind == FrameKind::Error => return Err(agent_error(&f)),
-            Ok(Some(f)) => {
-                return Err(Error::agent(format!(
-                    "{}: unexpected {:?} frame in answer to connect {path}",
-                    self.inner.label, f.kind
-                )))
-            }
-            Ok(None) => return Err(self.lost()),
-            Err(_) => {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{}: the agent did not answer connect {path} within {CONNECT_ACK_DEADLINE:?}",
-                        self.inner.label
-                    ),
-                ))
-            }
-        }
-        tokio::spawn(async move {
-            while let Some(frame) = rx.recv().await {
-                match frame.kind {
-                    FrameKind::Data => {
-                        if to_us.write_all(&frame.payload).await.is_err() {
-                            return;
-                        }
-                    }
-                    _ => break,
-                }
-            }
-            let _ = to_us.shutdown().await;
-        });
-        let client = self.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; CHUNK];
-            loop {
-                match from_us.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if client.send(Frame::new(FrameKind::Input, id, buf[..n].to_vec())).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = client.send(Frame::new(FrameKind::Input, id, Vec::new()));
-        });
-        Ok(ours)
+fn ok(r: Reply) -> std::result::Result<(), Reply> {
+    match r {
+        Reply::Ok => Ok(()),
+        other => Err(other),
     }
 }
 
-/// A running process. Dropping it before the exit kills the process group,
-/// so an abandoned exec (a cancelled future, a Ctrl-C) leaves nothing running.
-pub struct SpawnHandle {
+fn unexpected(label: &str, what: &str, reply: &Reply) -> Error {
+    Error::agent(format!("{label}: unexpected reply to {what}: {reply:?}"))
+}
+
+/// Returns credit for what a request's reader consumed, a quarter window
+/// at a time: one CREDIT frame per 512 KiB read, and never a wait for a
+/// reader that keeps up.
+pub(super) struct Grant {
     client: AgentClient,
     id: u32,
-    rx: mpsc::UnboundedReceiver<Frame>,
-    done: bool,
+    owed: u64,
 }
 
-impl SpawnHandle {
-    /// The next piece of output, or the exit (after which: None).
-    pub async fn next(&mut self) -> Option<Result<ExecEvent>> {
-        if self.done {
-            return None;
+impl Grant {
+    /// The reader is gone for good: unlimited credit, so the agent is not
+    /// left waiting (a file read, a killed process's last output, a socket)
+    /// and sends the rest, which the router drops (the route is gone).
+    pub fn release(&self) {
+        let _ = self.client.send(Frame::credit(self.id, u64::MAX));
+    }
+
+    pub fn consumed(&mut self, payload_len: usize) {
+        self.owed += credit_cost(payload_len);
+        if self.owed >= (self.client.inner.window / 4).max(1) {
+            // A closed connection needs no credit.
+            let _ = self.client.send(Frame::credit(self.id, self.owed));
+            self.owed = 0;
         }
-        let Some(frame) = self.rx.recv().await else {
-            self.done = true;
-            return Some(Err(self.client.lost()));
-        };
-        Some(match frame.kind {
-            FrameKind::Stdout => Ok(ExecEvent::Stdout(frame.payload)),
-            FrameKind::Stderr => Ok(ExecEvent::Stderr(frame.payload)),
-            FrameKind::Exit => {
-                self.done = true;
-                frame
-                    .parse::<ExitInfo>()
-                    .map(|e| ExecEvent::Exit(ExitStatus::from(e)))
-                    .map_err(|e| Error::agent(e.to_string()))
-            }
-            FrameKind::Error => {
-                self.done = true;
-                Err(agent_error(&frame))
-            }
-            other => Err(Error::agent(format!("unexpected {other:?} frame for a process"))),
-        })
-    }
-
-    /// Sends `signal` to the process group.
-    pub fn kill(&self, signal: i32) -> Result<()> {
-        self.control().kill(signal)
-    }
-
-    /// A handle that signals, feeds or resizes this process from anywhere,
-    /// while another task waits in `next()`.
-    pub fn control(&self) -> SpawnControl {
-        SpawnControl { client: self.client.clone(), id: self.id }
     }
 }
 
-/// Signals, feeds and resizes one spawned process. After the process ended
-/// the agent no longer knows its id and ignores these: spawn ids are never
-/// reused on a connection, so a late one cannot reach another process.
-#[derive(Clone)]
-pub struct SpawnControl {
-    client: AgentClient,
-    id: u32,
+/// Releases a streaming request's credit and route if dropped before `defuse`.
+struct Abandoned {
+    grant: Option<Grant>,
 }
 
-impl SpawnControl {
-    pub fn kill(&self, signal: i32) -> Result<()> {
-        self.fire(Request::Kill { target: self.id, signal })
-    }
-
-    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
-        self.fire(Request::Resize { target: self.id, rows, cols })
-    }
-
-    /// More input (of a spawn whose stdin was kept open).
-    pub fn write(&self, data: &[u8]) -> Result<()> {
-        self.client.send_chunks(self.id, data)
-    }
-
-    /// Ends the input.
-    pub fn close(&self) -> Result<()> {
-        self.client.send(Frame::new(FrameKind::Input, self.id, Vec::new()))
-    }
-
-    /// Fire and forget: the reply is routed nowhere and dropped.
-    fn fire(&self, req: Request) -> Result<()> {
-        let id = self.client.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.client.send(Frame::json(FrameKind::Request, id, &req))
+impl Abandoned {
+    fn defuse(mut self) {
+        self.grant = None;
     }
 }
 
-impl Drop for SpawnHandle {
+impl Drop for Abandoned {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = self.kill(libc::SIGKILL);
+        if let Some(g) = self.grant.take() {
+            g.client.inner.router.remove(g.id);
+            g.release();
         }
-        self.client.inner.shared.routes.lock().unwrap().remove(&self.id);
     }
 }
 
-fn route(shared: &Shared, frame: Frame) {
-    let last = matches!(frame.kind, FrameKind::Exit | FrameKind::Reply | FrameKind::Error);
-    let mut routes = shared.routes.lock().unwrap();
-    let sender = if last { routes.remove(&frame.id) } else { routes.get(&frame.id).cloned() };
-    drop(routes);
-    if let Some(tx) = sender {
-        // The receiver may be gone (an abandoned request): drop the frame.
-        let _ = tx.send(frame);
-    }
-}
-
-fn close(shared: &Shared, why: String) {
-    let mut routes = shared.routes.lock().unwrap();
-    shared.closed.lock().unwrap().get_or_insert(why);
-    // Dropping the senders wakes every waiting request with "lost".
-    routes.clear();
-}
-
-fn agent_error(frame: &Frame) -> Error {
+pub(super) fn agent_error(frame: &Frame) -> Error {
     match frame.parse::<ErrorReply>() {
         Ok(e) => {
             let kind = match e.code {
@@ -420,77 +356,106 @@ fn agent_error(frame: &Frame) -> Error {
     }
 }
 
-async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(HEADER_LEN + frame.payload.len());
-    buf.extend_from_slice(&frame.header());
-    buf.extend_from_slice(&frame.payload);
-    w.write_all(&buf).await?;
-    w.flush().await
-}
-
-async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::result::Result<Option<Frame>, kled_protocol::FrameError> {
-    use kled_protocol::FrameError;
-    let mut header = [0u8; HEADER_LEN];
-    let mut got = 0;
-    while got < HEADER_LEN {
-        let n = r.read(&mut header[got..]).await.map_err(FrameError::Io)?;
-        if n == 0 {
-            return if got == 0 { Ok(None) } else { Err(FrameError::Truncated) };
-        }
-        got += n;
-    }
-    let (kind, id, len) = decode_header(&header)?;
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
-    Ok(Some(Frame { kind, id, payload }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kled_protocol::{Spawn, DEFAULT_WINDOW};
 
-    async fn fake_agent(protocol: u32) -> Result<AgentClient> {
+    /// An agent on the other end of a duplex that says HELLO, then runs `script`.
+    async fn fake_agent<F, Fut>(protocol: u32, script: F) -> Result<AgentClient>
+    where
+        F: FnOnce(
+                FramedRead<tokio::io::ReadHalf<tokio::io::DuplexStream>, FrameCodec>,
+                FramedWrite<tokio::io::WriteHalf<tokio::io::DuplexStream>, FrameCodec>,
+            ) -> Fut
+            + Send
+            + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
         let (client_side, agent_side) = tokio::io::duplex(1 << 16);
-        let (mut ar, mut aw) = tokio::io::split(agent_side);
+        let (ar, aw) = tokio::io::split(agent_side);
         tokio::spawn(async move {
-            let hello = Hello { protocol, version: "0.0.1-old".into(), pid: Some(1) };
-            write_frame(&mut aw, &Frame::json(FrameKind::Hello, 0, &hello)).await.unwrap();
-            // Swallow what the client sends, then hang up.
-            let _ = read_frame(&mut ar).await;
+            let mut w = FramedWrite::new(aw, FrameCodec);
+            let hello = Hello { protocol, ..Hello::new("0.0.1-old", Some(1)) };
+            w.send(Frame::json(FrameKind::Hello, 0, &hello)).await.unwrap();
+            script(FramedRead::new(ar, FrameCodec), w).await;
         });
         let (r, w) = tokio::io::split(client_side);
         AgentClient::connect(r, w, "terminal \"t\"", Duration::from_secs(2)).await
     }
 
+    fn spawn_true() -> Spawn {
+        Spawn {
+            argv: vec!["true".into()],
+            env: Default::default(),
+            cwd: None,
+            stdin: false,
+            timeout_ms: None,
+            max_output: 1,
+            tty: None,
+        }
+    }
+
     #[tokio::test]
     async fn protocol_mismatch_is_a_clear_error() {
-        let e = fake_agent(PROTOCOL_VERSION + 1).await.unwrap_err();
+        let e = fake_agent(PROTOCOL_VERSION - 1, |mut r, _w| async move {
+            let _ = r.next().await;
+        })
+        .await
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Agent);
         assert!(e.message().contains("0.0.1-old") && e.message().contains("restart the terminal"), "{e}");
     }
 
     #[tokio::test]
     async fn a_vanished_agent_fails_requests_instead_of_hanging() {
-        let client = fake_agent(PROTOCOL_VERSION).await.unwrap();
-        let e = tokio::time::timeout(Duration::from_secs(2), client.request(Request::Info)).await.unwrap().unwrap_err();
+        // Swallow the client's HELLO, then hang up.
+        let client = fake_agent(PROTOCOL_VERSION, |mut r, _w| async move {
+            let _ = r.next().await;
+        })
+        .await
+        .unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(2), client.info()).await.unwrap().unwrap_err();
         assert!(e.message().contains("lost the connection"), "{e}");
         assert!(client.is_closed());
-        let e = client.spawn(
-            Spawn {
-                argv: vec!["true".into()],
-                env: Default::default(),
-                cwd: None,
-                stdin: false,
-                timeout_ms: None,
-                max_output: 1,
-                tty: None,
-            },
-            None,
-        );
-        assert!(e.is_err());
+        assert!(client.spawn(spawn_true(), None).is_err());
+    }
+
+    #[tokio::test]
+    async fn typed_calls_name_an_unexpected_reply_and_readers_return_credit() {
+        let (credits_tx, mut credits) = mpsc::unbounded_channel();
+        let client = fake_agent(PROTOCOL_VERSION, move |mut r, mut w| async move {
+            while let Some(Ok(f)) = r.next().await {
+                match f.kind {
+                    FrameKind::Credit => credits_tx.send((f.id, f.credit_bytes().unwrap())).unwrap(),
+                    FrameKind::Request => match f.parse::<Request>().unwrap() {
+                        Request::ReadFile { .. } => {
+                            // A whole window of data, which the reader must pay back.
+                            for _ in 0..DEFAULT_WINDOW / CHUNK as u64 {
+                                w.feed(Frame::new(FrameKind::Data, f.id, vec![1; CHUNK])).await.unwrap();
+                            }
+                            let done = Reply::Read { bytes: 0, truncated: false };
+                            w.send(Frame::json(FrameKind::Reply, f.id, &done)).await.unwrap();
+                        }
+                        _ => w.send(Frame::json(FrameKind::Reply, f.id, &Reply::Ok)).await.unwrap(),
+                    },
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let e = client.which(&["sh".into()]).await.unwrap_err();
+        assert!(e.message().contains("unexpected reply to which: Ok"), "{e}");
+        client.remove("/x", false).await.unwrap();
+        let (data, _) = client.read_file("/f", None).await.unwrap();
+        assert_eq!(data.len() as u64, DEFAULT_WINDOW);
+        let mut returned = 0;
+        while returned < DEFAULT_WINDOW {
+            let (_, bytes) = tokio::time::timeout(Duration::from_secs(2), credits.recv()).await.unwrap().unwrap();
+            returned += bytes;
+        }
+        assert!(returned <= DEFAULT_WINDOW + DEFAULT_WINDOW / CHUNK as u64 * FRAME_COST);
     }
 
     #[tokio::test]

@@ -3,6 +3,9 @@
 
 mod binary;
 mod client;
+mod process;
+mod proxy;
 
 pub use binary::{agent_bytes, install_agent};
-pub use client::{AgentClient, SpawnControl, SpawnHandle};
+pub use client::AgentClient;
+pub use process::{SpawnControl, SpawnHandle};

@@ -6,12 +6,12 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::{ExecEvent, ExitStatus};
+use crate::mux::Router;
 use kled_protocol::{AgentInfo, DirEntry, Spawn};
 use nvim_rs::{Handler, Neovim, Value};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
@@ -32,25 +32,22 @@ const HELPER_VERSION: u64 = {
 };
 
 type Writer = Box<dyn futures::io::AsyncWrite + Send + Unpin>;
-type Routes = HashMap<u64, mpsc::UnboundedSender<ExecEvent>>;
 
-struct Shared {
-    routes: Mutex<Routes>,
-    closed: Mutex<Option<String>>,
-}
-
-impl Shared {
-    fn close(&self, why: String) {
-        let mut routes = self.routes.lock().unwrap();
-        self.closed.lock().unwrap().get_or_insert(why);
-        routes.clear();
-    }
-}
+/// Events a job's route holds before the connection's reader waits for its
+/// consumer. Neovim notifications cannot be flow-controlled end to end (the
+/// job's output is read by Neovim, which queues it for us however slow we
+/// are), so the bound only moves the backlog: `handle_notify` awaits the
+/// bounded send, nvim-rs's reader stops, and the backlog stays in the
+/// socket and in Neovim's own memory instead of ours. The cost: while one
+/// job's consumer does not read, every other route and every RPC reply on
+/// that connection waits too (a reader that waits on a second exec of the
+/// same terminal before draining the first stalls both).
+const JOB_ROUTE: usize = 256;
 
 /// Routes the helper's exec notifications to the exec they belong to.
 #[derive(Clone)]
 struct Notifications {
-    shared: Arc<Shared>,
+    router: Arc<Router<u64, ExecEvent>>,
 }
 
 #[async_trait::async_trait]
@@ -98,12 +95,7 @@ impl Handler for Notifications {
             _ => return,
         };
         let last = matches!(event, ExecEvent::Exit(_));
-        let mut routes = self.shared.routes.lock().unwrap();
-        let tx = if last { routes.remove(&token) } else { routes.get(&token).cloned() };
-        drop(routes);
-        if let Some(tx) = tx {
-            let _ = tx.send(event);
-        }
+        self.router.deliver(token, event, last).await;
     }
 }
 
@@ -139,7 +131,7 @@ struct Inner {
     nvim: Neovim<Writer>,
     /// This connection's channel id on the server (where notifications go).
     chan: std::sync::atomic::AtomicI64,
-    shared: Arc<Shared>,
+    router: Arc<Router<u64, ExecEvent>>,
     next_token: AtomicU64,
     io: tokio::task::JoinHandle<()>,
     label: String,
@@ -210,23 +202,23 @@ impl NvimClient {
         R: tokio::io::AsyncRead + Send + Unpin + 'static,
         W: tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
-        let shared = Arc::new(Shared { routes: Mutex::new(HashMap::new()), closed: Mutex::new(None) });
+        let router = Arc::new(Router::new());
         let writer: Writer = Box::new(writer.compat_write());
-        let (nvim, io) = Neovim::new(reader.compat(), writer, Notifications { shared: shared.clone() });
-        let io_shared = shared.clone();
+        let (nvim, io) = Neovim::new(reader.compat(), writer, Notifications { router: router.clone() });
+        let io_router = router.clone();
         let io = tokio::spawn(async move {
             let why = match io.await {
                 Ok(()) => "Neovim closed the connection".to_string(),
                 Err(e) if e.is_channel_closed() => "Neovim closed the connection".to_string(),
                 Err(e) => e.to_string(),
             };
-            io_shared.close(why);
+            io_router.close(why);
         });
         let client = NvimClient {
             inner: Arc::new(Inner {
                 nvim,
                 chan: std::sync::atomic::AtomicI64::new(0),
-                shared,
+                router,
                 next_token: AtomicU64::new(1),
                 io,
                 label: label.to_string(),
@@ -267,11 +259,11 @@ impl NvimClient {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.inner.shared.closed.lock().unwrap().is_some()
+        self.inner.router.closed().is_some()
     }
 
     fn lost(&self) -> Error {
-        let why = self.inner.shared.closed.lock().unwrap().clone().unwrap_or_else(|| "connection lost".into());
+        let why = self.inner.router.closed().unwrap_or_else(|| "connection lost".into());
         Error::agent(format!(
             "{}: lost the connection to Neovim ({why}); if the Neovim process is gone, `kled neovim start` brings it back",
             self.inner.label
@@ -330,14 +322,7 @@ impl NvimClient {
     /// Starts a process as a Neovim job; output and exit arrive through the handle.
     pub async fn spawn(&self, spawn: Spawn, stdin: Option<&[u8]>, display: &str) -> Result<NvimProcess> {
         let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
-        {
-            let mut routes = self.inner.shared.routes.lock().unwrap();
-            if self.is_closed() {
-                return Err(self.lost());
-            }
-            routes.insert(token, tx);
-        }
+        let rx = self.inner.router.open(token, JOB_ROUTE).map_err(|_| self.lost())?;
         // From here on, dropping the handle removes the route (and kills the job).
         let process = NvimProcess { client: self.clone(), token, rx, done: false };
         let cwd = self.resolve(spawn.cwd.as_deref().unwrap_or("."));
@@ -467,7 +452,7 @@ impl NvimClient {
 pub struct NvimProcess {
     client: NvimClient,
     token: u64,
-    rx: mpsc::UnboundedReceiver<ExecEvent>,
+    rx: mpsc::Receiver<ExecEvent>,
     done: bool,
 }
 
@@ -523,6 +508,6 @@ impl Drop for NvimProcess {
         if !self.done {
             let _ = self.kill(libc::SIGKILL);
         }
-        self.client.inner.shared.routes.lock().unwrap().remove(&self.token);
+        self.client.inner.router.remove(self.token);
     }
 }
