@@ -36,12 +36,16 @@ impl Connections {
 
     pub fn put(&self, name: &str, conn: Connection) {
         let old = self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), conn);
-        old.map(discard);
+        if let Some(old) = old {
+            discard(old);
+        }
     }
 
     pub fn forget(&self, name: &str) {
         let old = self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
-        old.map(discard);
+        if let Some(old) = old {
+            discard(old);
+        }
     }
 }
 

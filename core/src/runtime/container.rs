@@ -26,7 +26,6 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures::StreamExt;
-use kled_protocol::{Reply, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -524,10 +523,7 @@ impl Runtime for ContainerRuntime {
         let client = Self::reach(&docker, &data, &rec.name, Duration::from_secs(3)).await?;
         tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "agent attached");
         if self.profile.isolation.is_isolated() {
-            let info = match client.request(Request::Info).await? {
-                Reply::Info(i) => i,
-                other => return Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
-            };
+            let info = client.info().await?;
             if let Err(e) = isolation::verify(self.profile.isolation, &rec.name, &data.engine, &info) {
                 // An unisolated "isolated" terminal must not be left to use.
                 let _ = docker

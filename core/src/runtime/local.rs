@@ -10,7 +10,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::kind::Kind;
 use crate::state::{Record, StateDir};
 use async_trait::async_trait;
-use kled_protocol::{Reply, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -221,12 +220,9 @@ impl Runtime for LocalRuntime {
         }
         let client = Self::dial(&socket, &name).await?;
         let shell = opts.shell.clone().unwrap_or_else(|| opts.os.default_shell().to_string());
-        let found = match client.request(Request::Which { programs: vec![shell.clone()] }).await? {
-            Reply::Which { paths } => paths.into_iter().next().flatten(),
-            other => return Err(Error::agent(format!("unexpected reply to which: {other:?}"))),
-        };
+        let found = client.which(std::slice::from_ref(&shell)).await?.into_iter().next().flatten();
         if found.is_none() {
-            let _ = client.request(Request::Shutdown).await;
+            let _ = client.shutdown().await;
             let why = if opts.shell.is_some() {
                 "the shell option".to_string()
             } else {
@@ -307,7 +303,7 @@ impl Runtime for LocalRuntime {
 /// Asks an agent to end everything it runs and exit, and waits (up to 5 s)
 /// until it has closed the connection.
 async fn shutdown(client: &AgentClient) {
-    let _ = client.request(Request::Shutdown).await;
+    let _ = client.shutdown().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !client.is_closed() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -39,10 +39,7 @@ impl NeovimKataRuntime {
     /// Reaches the Neovim inside through the agent's socket proxy.
     async fn dial(agent: &AgentClient, name: &str) -> Result<NvimClient> {
         let stream = agent.connect_socket(NVIM_SOCKET).await?;
-        let workdir = match agent.request(kled_protocol::Request::Info).await? {
-            kled_protocol::Reply::Info(i) => i.cwd,
-            other => return Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
-        };
+        let workdir = agent.info().await?.cwd;
         let (r, w) = tokio::io::split(stream);
         NvimClient::connect(r, w, &format!("terminal {name:?}"), &workdir, CONNECT_DEADLINE).await
     }
