@@ -3,7 +3,7 @@
 //! user ever builds or copies it.
 //!
 //! The agent is built by a nested `cargo build` of the `kled-agent` crate
-//! (a build-dependency, so that its sources are found and packed with the
+//! (also a build-dependency, so that packagers carry its sources with the
 //! core's, see agent/src/lib.rs) with `+crt-static` for the same target. A
 //! packager can supply a prebuilt agent instead with
 //! `KLED_AGENT_BIN=/path/to/kled-agent`.
@@ -33,10 +33,11 @@ fn main() {
 }
 
 fn build_agent(out_dir: &Path) -> PathBuf {
-    // Where cargo compiled the kled-agent build-dependency from: the
-    // workspace's agent/, or the copy in an unpacked sdist.
-    let agent_dir = PathBuf::from(kled_agent::SOURCE_DIR);
-    let workspace = agent_dir.parent().unwrap().to_path_buf();
+    // core/'s sibling, in the workspace and in an unpacked sdist alike
+    // (kled-agent is a build-dependency so that the sdist has it).
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let workspace = manifest_dir.parent().unwrap().to_path_buf();
+    let agent_dir = workspace.join("agent");
     for p in ["agent/src", "agent/Cargo.toml", "protocol/src", "protocol/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }

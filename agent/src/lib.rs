@@ -1,17 +1,16 @@
-//! kled-agent is a program (src/main.rs); this library half tells a build
-//! script where the program's sources are, so that it can build the static
-//! binary from them wherever they were unpacked.
+//! kled-agent is a program (src/main.rs). This library target is empty on
+//! purpose: it exists so that kled-core can name the crate as a
+//! build-dependency, which is what makes packagers that vendor a crate's path
+//! dependencies carry agent/ along. maturin packs into the Python sdist only
+//! path dependencies that have a library target (tried with maturin 1.16: a
+//! bin-only kled-agent as a build-dependency, or as a dependency under
+//! `[target.'cfg(any())']`, was left out; with this target it is packed and
+//! made a member of the sdist's workspace). core/build.rs then builds the
+//! static binary from those sources with a nested cargo.
 //!
-//! kled-core embeds the agent: its build script runs a nested
-//! `cargo build -p kled-agent` (core/build.rs). It takes this crate as a
-//! build-dependency, which does two things a path guess cannot:
-//! - packagers that vendor a crate's path dependencies carry agent/ along.
-//!   maturin's sdist packs only path dependencies that have a library target
-//!   (a bin-only kled-agent, or one reached through a `cfg(any())` table,
-//!   was left out), so without this the Python sdist could not build the
-//!   agent and needed `KLED_AGENT_BIN`;
-//! - the build script learns the sources' real place from [`SOURCE_DIR`]
-//!   instead of assuming core/'s sibling.
-
-/// The directory of this crate's Cargo.toml, as cargo compiled it.
-pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");
+//! It carries no item, not even its own path: cargo fingerprints path crates
+//! relative to the workspace root, so a lib compiled from an unpacked sdist is
+//! taken as up to date by the workspace sharing its target dir, and an
+//! `env!("CARGO_MANIFEST_DIR")` baked into it pointed the workspace's build at
+//! the sdist's (deleted) copy. The build script uses its own, run-time
+//! `CARGO_MANIFEST_DIR` instead.
