@@ -214,7 +214,9 @@ sdist_installs() {
   local t0 out=$work/sdist venv=$work/sdist-venv sd triple agent
   "$PYTOOLS/bin/maturin" sdist -m bindings/python/Cargo.toml -o "$out" || return 1
   sd=$(ls "$out"/kled-*.tar.gz) || return 1
-  tar tzf "$sd" | grep -q '^kled-[^/]*/agent/src/main.rs$' || { echo "no agent/ sources in $sd"; return 1; }
+  # (A listing file, not a pipe: grep -q would end tar by SIGPIPE, a failure under pipefail.)
+  tar tzf "$sd" >"$out/list" || return 1
+  grep -q '^kled-[^/]*/agent/src/main.rs$' "$out/list" || { echo "no agent/ sources in $sd"; return 1; }
   figure "sdist $(basename "$sd") $(size_of "$sd")"
   mkdir -p "$out/src" && tar xzf "$sd" -C "$out/src" --strip-components=1 || return 1
   find "$out/src" -type f -exec touch {} +
