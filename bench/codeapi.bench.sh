@@ -154,13 +154,13 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 base = {r["concurrency"]: r["rps"] for r in rows if r["label"] == "podman run"}
 def num(x, f="{:.1f}"):
     return "-" if x is None else f.format(x)
-print("| what | concurrency | requests | failures | secs | rps | p50 ms | p99 ms | rps vs podman run | note |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+print("| what | concurrency | requests | failures | of which transport errors | secs | rps | p50 ms | p99 ms | rps vs podman run | note |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 for r in rows:
     b = base.get(r["concurrency"])
     ratio = "1x" if r["label"] == "podman run" else (f'{r["rps"] / b:.1f}x' if b else "-")
     sf = r.get("setup_failures", 0)
     note = f'{sf} of {r["concurrency"]} sessions refused at setup: {r["concurrency"] - sf} clients ran' if sf else ""
-    print(f'| {r["label"]} | {r["concurrency"]} | {r["requests"]} | {r["failures"]} | {r["secs"]:.1f} '
+    print(f'| {r["label"]} | {r["concurrency"]} | {r["requests"]} | {r["failures"]} | {r.get("transport_errors", 0)} | {r["secs"]:.1f} '
           f'| {num(r["rps"])} | {num(r["p50_ms"])} | {num(r["p99_ms"])} | {ratio} | {note} |')
 EOF

@@ -2,9 +2,11 @@
 //! (CLI, C, Python, Node) carries the agent it injects into terminals and no
 //! user ever builds or copies it.
 //!
-//! The agent is built by a nested `cargo build` of the workspace's
-//! `kled-agent` crate with `+crt-static` for the same target. A packager can
-//! supply a prebuilt agent instead with `KLED_AGENT_BIN=/path/to/kled-agent`.
+//! The agent is built by a nested `cargo build` of the `kled-agent` crate
+//! (also a build-dependency, so that packagers carry its sources with the
+//! core's, see agent/src/lib.rs) with `+crt-static` for the same target. A
+//! packager can supply a prebuilt agent instead with
+//! `KLED_AGENT_BIN=/path/to/kled-agent`.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -31,8 +33,11 @@ fn main() {
 }
 
 fn build_agent(out_dir: &Path) -> PathBuf {
+    // core/'s sibling, in the workspace and in an unpacked sdist alike
+    // (kled-agent is a build-dependency so that the sdist has it).
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
+    let agent_dir = workspace.join("agent");
     for p in ["agent/src", "agent/Cargo.toml", "protocol/src", "protocol/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
@@ -48,7 +53,9 @@ fn build_agent(out_dir: &Path) -> PathBuf {
     }
     let status = Command::new(cargo)
         .current_dir(&workspace)
-        .args(["build", "--release", "-p", "kled-agent", "--target", &target, "--target-dir"])
+        .args(["build", "--release", "--manifest-path"])
+        .arg(agent_dir.join("Cargo.toml"))
+        .args(["--target", &target, "--target-dir"])
         .arg(&target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")

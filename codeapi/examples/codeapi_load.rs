@@ -17,9 +17,13 @@
 //!   child process and checks its stdout the same way.
 //!
 //! `requests` counts requests completed, `failures` those with a wrong
-//! status or stdout; `rps` and the latencies (nearest rank) are over the
-//! successful ones, timed from sending to having the whole reply. `secs`
-//! runs from the first request to the last reply (setup excluded).
+//! status or stdout; of those, `transport_errors` got no HTTP answer at all
+//! (a reset or closed connection: the server meant to answer, issue 14
+//! finding 17), `statuses` counts the other answers by status, and
+//! `no_retry_after` the 429 and 503 answers without a `Retry-After`. `rps`
+//! and the latencies (nearest rank) are over the successful ones, timed
+//! from sending to having the whole reply. `secs` runs from the first
+//! request to the last reply (setup excluded).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -123,13 +127,49 @@ struct Shared {
     claimed: AtomicU64,
     latencies: Mutex<Vec<Duration>>,
     failures: AtomicU64,
+    transport_errors: AtomicU64,
+    no_retry_after: AtomicU64,
+    /// Answers other than 200, by status.
+    statuses: Mutex<std::collections::BTreeMap<u16, u64>>,
     completed: AtomicU64,
     shown: Mutex<usize>,
 }
 
+/// Why a request failed.
+enum Fail {
+    /// No HTTP answer: the connection failed, was reset or closed.
+    Transport(String),
+    /// An answer other than 200; whether it carried `Retry-After`.
+    Status(u16, bool, String),
+    /// A 200 with the wrong body.
+    Wrong(String),
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Transport(m) | Fail::Wrong(m) => f.write_str(m),
+            Fail::Status(s, _, body) => write!(f, "HTTP {s}: {body}"),
+        }
+    }
+}
+
 impl Shared {
-    fn fail(&self, what: String) {
+    fn fail(&self, what: &Fail, took: Duration) {
         self.failures.fetch_add(1, Ordering::SeqCst);
+        match what {
+            Fail::Transport(_) => {
+                self.transport_errors.fetch_add(1, Ordering::SeqCst);
+            }
+            Fail::Status(status, retry_after, _) => {
+                *self.statuses.lock().unwrap().entry(*status).or_default() += 1;
+                if matches!(status, 429 | 503) && !retry_after {
+                    self.no_retry_after.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Fail::Wrong(_) => {}
+        }
+        let what = format!("after {} ms: {what}", took.as_millis());
         let mut shown = self.shown.lock().unwrap();
         *shown += 1;
         if *shown <= SHOWN_FAILURES {
@@ -159,7 +199,7 @@ fn fastrand_u64() -> u64 {
 }
 
 /// One exec; Ok(session id) when stdout is "1\n".
-async fn exec(sh: &Shared, session: Option<&str>) -> Result<String, String> {
+async fn exec(sh: &Shared, session: Option<&str>) -> Result<String, Fail> {
     let mut body = serde_json::json!({"lang": "py", "code": "print(1)"});
     if let Some(id) = session {
         body["session_id"] = id.into();
@@ -169,36 +209,48 @@ async fn exec(sh: &Shared, session: Option<&str>) -> Result<String, String> {
         Some(k) => req.bearer_auth(mint(k, &sh.args.jwt_kid)),
         None => req.header("X-API-Key", &sh.args.key),
     };
-    let resp = req.json(&body).send().await.map_err(|e| format!("sending: {e}"))?;
+    // The source of a hyper error says what the socket said (reset, broken pipe).
+    let transport = |what: &str, e: reqwest::Error| {
+        let mut msg = format!("{what}: {e}");
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        Fail::Transport(msg)
+    };
+    let resp = req.json(&body).send().await.map_err(|e| transport("sending", e))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("reading the reply ({status}): {e}"))?;
+    let retry_after = resp.headers().contains_key(reqwest::header::RETRY_AFTER);
+    let text = resp.text().await.map_err(|e| transport(&format!("reading the reply ({status})"), e))?;
+    let head = || text.chars().take(300).collect::<String>();
     if !status.is_success() {
-        return Err(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()));
+        return Err(Fail::Status(status.as_u16(), retry_after, head()));
     }
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("reply is not JSON ({e}): {}", text.chars().take(300).collect::<String>()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Fail::Wrong(format!("reply is not JSON ({e}): {}", head())))?;
     if v["stdout"] != "1\n" {
-        return Err(format!("wrong stdout: {}", text.chars().take(300).collect::<String>()));
+        return Err(Fail::Wrong(format!("wrong stdout: {}", head())));
     }
     Ok(v["session_id"].as_str().unwrap_or_default().to_string())
 }
 
 /// One run of the command; Ok when it exits 0 with stdout "1\n".
-async fn run_cmd(sh: &Shared) -> Result<(), String> {
+async fn run_cmd(sh: &Shared) -> Result<(), Fail> {
     let out = tokio::process::Command::new(&sh.args.cmd[0])
         .args(&sh.args.cmd[1..])
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|e| format!("spawning {}: {e}", sh.args.cmd[0]))?;
+        .map_err(|e| Fail::Wrong(format!("spawning {}: {e}", sh.args.cmd[0])))?;
     if !out.status.success() || out.stdout != b"1\n" {
-        return Err(format!(
+        return Err(Fail::Wrong(format!(
             "{}; stdout {:?}; stderr {:?}",
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr).chars().take(300).collect::<String>()
-        ));
+        )));
     }
     Ok(())
 }
@@ -216,12 +268,12 @@ async fn client(sh: Arc<Shared>, session: Option<String>, deadline: Instant) {
             }
         })
         .await
-        .unwrap_or_else(|_| Err(format!("no reply in {}s", REQUEST_TIMEOUT.as_secs())));
+        .unwrap_or_else(|_| Err(Fail::Transport(format!("no reply in {}s", REQUEST_TIMEOUT.as_secs()))));
         let took = t0.elapsed();
         sh.completed.fetch_add(1, Ordering::SeqCst);
         match r {
             Ok(()) => sh.latencies.lock().unwrap().push(took),
-            Err(e) => sh.fail(format!("after {} ms: {e}", took.as_millis())),
+            Err(e) => sh.fail(&e, took),
         }
     }
 }
@@ -253,6 +305,9 @@ async fn main() {
         claimed: AtomicU64::new(0),
         latencies: Mutex::new(Vec::new()),
         failures: AtomicU64::new(0),
+        transport_errors: AtomicU64::new(0),
+        no_retry_after: AtomicU64::new(0),
+        statuses: Mutex::default(),
         completed: AtomicU64::new(0),
         shown: Mutex::new(0),
     });
@@ -300,6 +355,9 @@ async fn main() {
         "concurrency": n,
         "requests": sh.completed.load(Ordering::SeqCst),
         "failures": sh.failures.load(Ordering::SeqCst),
+        "transport_errors": sh.transport_errors.load(Ordering::SeqCst),
+        "statuses": sh.statuses.lock().unwrap().iter().map(|(s, n)| (s.to_string(), (*n).into())).collect::<serde_json::Map<_, _>>(),
+        "no_retry_after": sh.no_retry_after.load(Ordering::SeqCst),
         "secs": round(secs, 3),
         "rps": round(lat.len() as f64 / secs, 2),
         "p50_ms": round(pct(&lat, 50.0), 2),

@@ -26,6 +26,7 @@
 //!   service's and ClickHouse/code-interpreter's (LibreChat >= 0.8.6).
 
 mod auth;
+mod drain;
 mod exec;
 mod failure;
 mod files;

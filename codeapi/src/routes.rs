@@ -24,6 +24,7 @@ type Srv = State<Arc<Inner>>;
 const EXEC_GRACE: Duration = Duration::from_secs(90);
 
 pub fn router(srv: Arc<Inner>) -> Router {
+    let limit = crate::drain::DrainLimit(srv.cfg.limits.max_body);
     let api = Router::new()
         .route("/exec", post(exec))
         .route("/upload", post(files::upload))
@@ -38,7 +39,14 @@ pub fn router(srv: Arc<Inner>) -> Router {
         .route_layer(middleware::from_fn_with_state(srv.clone(), count))
         .layer(DefaultBodyLimit::max(srv.cfg.limits.max_body))
         .with_state(srv);
-    Router::new().nest("/v1", api.clone()).merge(api).fallback(not_found).method_not_allowed_fallback(wrong_method)
+    Router::new()
+        .nest("/v1", api.clone())
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
+        // Outermost: an answer given before the body was read must not cost
+        // the client its connection.
+        .layer(middleware::from_fn_with_state(limit, crate::drain::keep_alive))
 }
 
 async fn wrong_method() -> Failure {

@@ -10,7 +10,8 @@
 #     completions and man pages, there too
 #   - Python: the abi3 manylinux_2_28 wheel (scripts/build-wheel.sh, the one
 #     30-python.sh tests) passes `auditwheel show`, installs into a fresh venv
-#     in the container, and runs a local terminal; the sdist builds a wheel
+#     in the container, and runs a local terminal; the sdist installs with
+#     pip into a fresh venv (a source build: Rust on PATH, no KLED_AGENT_BIN)
 #   - Node: `npm pack`, `npm install ./kled-X.tgz` in an empty project without
 #     cargo, require() and ESM import, an exec
 # Prints PASS/FAIL per step with sizes and install times; exits non-zero if
@@ -197,29 +198,53 @@ print(\"kled\", kled.__version__, \"from the wheel: local exec ok on\", sys.vers
 }
 step "Python: wheel into a fresh venv in the image; import kled; exec" python_in_image
 
-sdist_builds() {
-  local t0 out=$work/sdist
+# The sdist as a user installs it: pip in a fresh venv with the Rust
+# toolchain on PATH and nothing else: no KLED_AGENT_BIN, no maturin options,
+# maturin itself fetched by pip into an isolated build env. core/build.rs
+# builds the embedded agent from the sdist's agent/ (a build-dependency of
+# the core, so maturin packs it). Only the target dir is shared with the
+# workspace, so that the crates.io dependencies compiled by the release
+# builds above are reused. Cargo would take the sdist's own crates for
+# up to date there (the same places relative to the workspace root, older
+# files), so the sdist is unpacked and its files touched, and pip installs
+# the unpacked tree: kled's crates, the agent included, must compile from it
+# (checked in the build log). `pip install kled-X.tar.gz` itself builds the
+# same way, only from scratch (docs/packaging.md has its time).
+sdist_installs() {
+  local t0 out=$work/sdist venv=$work/sdist-venv sd triple agent
   "$PYTOOLS/bin/maturin" sdist -m bindings/python/Cargo.toml -o "$out" || return 1
-  figure "sdist $(basename "$out"/kled-*.tar.gz) $(size_of "$out"/kled-*.tar.gz)"
-  # Built as pip builds an sdist (unpacked, then PEP 517 with maturin as
-  # the backend), with the wheel's own options (MATURIN_PEP517_ARGS) and the
-  # workspace target dir, so crates.io dependencies compiled for the wheel
-  # are reused. Cargo found the sdist's crates up to date there (same place
-  # in the workspace, older files), so its files are touched: its crates must
-  # compile from them.
-  mkdir -p "$out/src" && tar xzf "$out"/kled-*.tar.gz -C "$out/src" --strip-components=1 || return 1
+  sd=$(ls "$out"/kled-*.tar.gz) || return 1
+  # (A listing file, not a pipe: grep -q would end tar by SIGPIPE, a failure under pipefail.)
+  tar tzf "$sd" >"$out/list" || return 1
+  grep -q '^kled-[^/]*/agent/src/main.rs$' "$out/list" || { echo "no agent/ sources in $sd"; return 1; }
+  figure "sdist $(basename "$sd") $(size_of "$sd")"
+  mkdir -p "$out/src" && tar xzf "$sd" -C "$out/src" --strip-components=1 || return 1
   find "$out/src" -type f -exec touch {} +
+  python3 -m venv "$venv" || return 1
+  triple=$(rustc -vV | sed -n 's/^host: //p')
+  agent=$root/target/kled-agent/$triple/release/kled-agent
   t0=$(date +%s%N)
-  CARGO_TARGET_DIR=$root/target KLED_AGENT_BIN=$(scripts/build-wheel.sh --agent) \
-    MATURIN_PEP517_ARGS="--zig --compatibility manylinux_2_28" PATH="$root/$PYTOOLS/bin:$PATH" \
-    "$PYTOOLS/bin/pip" wheel -v --no-deps --no-build-isolation --disable-pip-version-check -w "$out/wheel" \
-    "$out/src" >"$out/build.log" 2>&1 || { tail -n 40 "$out/build.log"; return 1; }
-  for crate in kled-protocol kled-core kled-python; do
+  env -u KLED_AGENT_BIN -u MATURIN_PEP517_ARGS -u CARGO_BUILD_TARGET CARGO_TARGET_DIR="$root/target" \
+    "$venv/bin/pip" install -v --disable-pip-version-check "$out/src" >"$out/build.log" 2>&1 ||
+    { tail -n 40 "$out/build.log"; return 1; }
+  figure "pip install of the unpacked sdist (release build of kled's 4 crates and the agent): $(ms_since "$t0") ms"
+  for crate in kled-protocol kled-agent kled-core kled-python; do
     grep -q "Compiling $crate v.* ($out/src" "$out/build.log" || { echo "$crate was not compiled from the sdist"; return 1; }
   done
-  figure "wheel from the sdist: $(ms_since "$t0") ms, $(basename "$out"/wheel/kled-*.whl)"
+  # The nested build of the static agent ran too, from the sdist's sources.
+  [ "$agent" -nt "$out/src/agent/src/main.rs" ] || { echo "$agent was not rebuilt from the sdist"; return 1; }
+  (cd / && env -u KLED_AGENT_BIN KLED_HOME="$out/home" "$venv/bin/python" -c "
+import kled, sys
+assert kled.__file__.startswith(sys.argv[1]), kled.__file__
+m = kled.Manager()
+with m.create_terminal('local', 'pkg-sdist') as t:
+    r = t.execute('echo hello from \$0; exit 3')
+    assert (r.stdout, r.exit_code) == ('hello from /bin/sh\\n', 3), r
+    assert t.run_code('python', 'print(2 ** 10)').check().stdout == '1024\\n'
+print('kled', kled.__version__, 'from the sdist: local exec ok')
+" "$venv/")
 }
-step "Python: the sdist builds a wheel (maturin sdist, pip wheel)" sdist_builds
+step "Python: pip install of the sdist, no KLED_AGENT_BIN; import kled; exec" sdist_installs
 
 # ---------------------------------------------------------------- Node
 node_pack() {
