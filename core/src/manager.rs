@@ -241,15 +241,13 @@ pub(crate) fn check_running(record: &Record) -> Result<()> {
         State::Failed => Err(Error::new(
             ErrorKind::InvalidState,
             format!(
-                "terminal {:?} failed{}; start it again with `kled terminal start {}`",
+                "terminal {:?} failed{}",
                 record.name,
-                record.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
-                record.name
+                record.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
             ),
-        )),
-        s => Err(Error::new(
-            ErrorKind::InvalidState,
-            format!("terminal {:?} is {s}; start it with `kled terminal start {}`", record.name, record.name),
-        )),
+        )
+        .with_hint(crate::Hint::StartTerminal { name: record.name.clone() })),
+        s => Err(Error::new(ErrorKind::InvalidState, format!("terminal {:?} is {s}", record.name))
+            .with_hint(crate::Hint::StartTerminal { name: record.name.clone() })),
     }
 }

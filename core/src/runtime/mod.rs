@@ -87,10 +87,9 @@ pub(crate) fn runtime_for(kind: Kind) -> Result<&'static dyn Runtime> {
         }
         other => Err(Error::new(
             ErrorKind::RuntimeUnavailable,
-            format!(
-                "runtime {other} is not available in this version of kled yet; `kled terminal providers` lists what works here"
-            ),
-        )),
+            format!("runtime {other} is not available in this version of kled yet"),
+        )
+        .with_hint(crate::Hint::ListProviders)),
     }
 }
 
