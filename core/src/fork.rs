@@ -133,7 +133,7 @@ impl<T: Clone> PerProcess<T> {
 
     /// This process's value (a clone: core handles are cheap to clone).
     pub fn get<E>(&self, fresh: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        self.get_ref(fresh).map(T::clone)
+        self.get_ref(fresh).cloned()
     }
 }
 
