@@ -42,6 +42,8 @@ mod args;
 
 mod runtime;
 
+mod process;
+
 mod hint;
 
 pub use buf::{kled_buf, kled_buf_free, kled_string_free};

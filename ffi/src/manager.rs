@@ -2,6 +2,7 @@
 
 use crate::args::{json, opt_host_path, opt_text, owned_json, put, text};
 use crate::guard::{Failure, Result};
+use crate::process::ProcessManager;
 use crate::runtime::block_on;
 use crate::status::*;
 use crate::terminal::kled_terminal;
@@ -10,7 +11,6 @@ use kled_core::{BulkRequest, Config, Manager};
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The entry point: a state directory (where terminal records live) and a
@@ -22,26 +22,6 @@ use std::sync::Arc;
 /// undefined behaviour.
 pub struct kled_manager {
     pub(crate) inner: Arc<ProcessManager>,
-}
-
-/// A core manager per process (the core's fork policy, kled_core::fork): a
-/// child forked after libkled started makes its own, from the same state dir
-/// and configuration, on first use. Shared with the manager's terminal handles,
-/// which outlive kled_manager_free.
-pub(crate) struct ProcessManager {
-    root: PathBuf,
-    config: Config,
-    manager: PerProcess<Manager>,
-}
-
-impl ProcessManager {
-    /// This process's core manager.
-    pub(crate) fn get(&self) -> Result<Manager> {
-        self.manager.get(|| {
-            let _context = crate::runtime::get()?.enter();
-            Ok(Manager::new(Some(self.root.clone()), self.config.clone())?)
-        })
-    }
 }
 
 /// Options JSON for a terminal: NULL means none (`{}`).

@@ -4,7 +4,7 @@ use crate::args::{bytes, json, owned_json, put, text};
 use crate::buf::kled_buf;
 use crate::exec::{exec_request, kled_exec_result, kled_exec_stream};
 use crate::guard::{Failure, Result};
-use crate::manager::ProcessManager;
+use crate::process::ProcessManager;
 use crate::runtime::block_on;
 use crate::status::*;
 use kled_core::fork::PerProcess;
