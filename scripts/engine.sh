@@ -98,7 +98,15 @@ EOF
 }
 
 # --- 3. the two Docker-compatible API services
-answers() { curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping >/dev/null 2>&1; }
+# Three tries: on a loaded machine one slow ping must not get a live service
+# (and every container of everyone using it) restarted.
+answers() {
+  local _
+  for _ in 1 2 3; do
+    curl -fsS --max-time 5 --unix-socket "$1" http://d/_ping >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
 stop_service() {  # stop_service NAME SOCK : stops what this script started, nothing else
   local pid; pid=$(cat "$RUN_DIR/$1.pid" 2>/dev/null) || true
   # Check the pid is still our podman service: pids get reused.

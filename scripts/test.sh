@@ -17,13 +17,24 @@ ensure_rust
 bash scripts/engine.sh setup
 export KLED_REQUIRE_ENGINE=1
 
+# A second local user for the tests that play another user on this host
+# (a squatted socket directory, a foreign state dir, a root-only engine).
+if ! id -u kled-other >/dev/null 2>&1; then
+  as_root useradd --system --no-create-home --shell /usr/sbin/nologin kled-other
+fi
+KLED_TEST_OTHER_UID=$(id -u kled-other)
+export KLED_TEST_OTHER_UID
+
 # What the build takes: CI machines have had as little as a few GB free.
 disk() {
   local target
-  target=$(du -sh target 2>/dev/null | cut -f1)
+  target=$(du -sh target 2>/dev/null | cut -f1) || true
   echo "disk: target/ ${target:-0}, $(df -h --output=avail . | tail -n 1 | tr -d ' ') free"
 }
 disk
+
+log "shape: no file over 700 lines, no module cycles (scripts/check-shape.py)"
+python3 scripts/check-shape.py
 
 log "Rust: protocol, agent, core (exec suite on local and container terminals, lifecycle, containers, gVisor) and the kled CLI"
 cargo test --workspace --locked

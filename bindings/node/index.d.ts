@@ -5,7 +5,7 @@
 export type TerminalState = 'created' | 'running' | 'stopped' | 'failed';
 
 /** Runtime names kled knows (`providers()` says which work here). */
-export type TerminalKind = 'local' | 'container' | 'gvisor' | 'kata' | 'neovim' | 'neovim-kata' | 'ssh';
+export type TerminalKind = 'local' | 'container' | 'gvisor' | 'kata' | 'neovim' | 'neovim-kata';
 
 /** Data kled accepts as bytes: strings are encoded as UTF-8. */
 export type Data = string | Buffer | Uint8Array | ArrayBuffer;
@@ -59,8 +59,26 @@ export interface Provider {
   description: string;
   /** What the runtime needs installed or configured. */
   needs: string;
-  /** Why it is not available, when it is not. */
+  /** Why it is not available, when it is not: the message a create of this kind fails with. */
   reason?: string;
+  /** What terminals of this kind can do. */
+  caps: Caps;
+}
+
+/** What terminals of a kind can do. */
+export interface Caps {
+  /** Commands can run on a pseudo-terminal, with open stdin (`tty`, `stdinOpen`). */
+  tty: boolean;
+  /** Commands can be signalled (and are killed by their timeout). */
+  signals: boolean;
+  /** Buffers can be edited (Neovim kinds). */
+  editor: boolean;
+  /** Terminals run in a sandbox with a kernel other than the host's. */
+  isolated: boolean;
+  /** Interactive sessions that outlive their clients. */
+  sessions: boolean;
+  /** Files can be read, written and listed. */
+  files: boolean;
 }
 
 export interface BulkOptions {

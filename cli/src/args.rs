@@ -173,7 +173,7 @@ pub struct OptionArgs {
 #[derive(Args, Debug)]
 pub struct CreateArgs {
     pub name: String,
-    /// Runtime: local, container, gvisor, kata, neovim, neovim-kata, ssh.
+    /// Runtime: local, container, gvisor, kata, neovim, neovim-kata.
     #[arg(long, default_value = "local")]
     pub runtime: String,
     #[command(flatten)]

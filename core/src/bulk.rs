@@ -71,7 +71,7 @@ impl Manager {
         for n in &names {
             validate_name(n).map_err(|e| e.context("bulk prefix"))?;
         }
-        let taken: Vec<&str> = names.iter().filter(|n| self.inner.state.exists(n)).map(String::as_str).collect();
+        let taken: Vec<&str> = names.iter().filter(|n| self.exists(n)).map(String::as_str).collect();
         if !taken.is_empty() {
             return Err(Error::new(ErrorKind::AlreadyExists, format!("terminals already exist: {}", taken.join(", ")))
                 .with_hint(Hint::OtherBulkPrefix));

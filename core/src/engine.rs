@@ -52,7 +52,8 @@ pub fn discover(explicit: Option<&str>) -> Result<String> {
     ))
 }
 
-/// Fails when `endpoint` is a unix socket this user may not use: an engine
+/// Fails when `endpoint` is a unix socket that is missing or this user may
+/// not use: an engine
 /// socket is often root's alone, and connecting would only say "is the
 /// service running?".
 pub fn check_access(endpoint: &str) -> Result<()> {
@@ -75,7 +76,16 @@ pub fn check_access(endpoint: &str) -> Result<()> {
                  KLED_CONTAINER_HOST at it"
             ),
         )),
-        // Missing: connect() reports it with the endpoint in its words.
+        // A configured engine that is not there: say so now, where
+        // `providers` and create can both tell, not at the first connect.
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => Err(Error::new(
+            ErrorKind::RuntimeUnavailable,
+            format!(
+                "no container engine at {path} (the socket does not exist): start it (`podman system service \
+                 --time=0 unix://{path} &`, or `scripts/engine.sh` in the kled source tree), or point the kled \
+                 config at an engine that runs"
+            ),
+        )),
         _ => Ok(()),
     }
 }

@@ -14,12 +14,10 @@ pub enum Kind {
     Kata,
     Neovim,
     NeovimKata,
-    Ssh,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] =
-        [Kind::Local, Kind::Container, Kind::Gvisor, Kind::Kata, Kind::Neovim, Kind::NeovimKata, Kind::Ssh];
+    pub const ALL: [Kind; 6] = [Kind::Local, Kind::Container, Kind::Gvisor, Kind::Kata, Kind::Neovim, Kind::NeovimKata];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,7 +27,6 @@ impl Kind {
             Kind::Kata => "kata",
             Kind::Neovim => "neovim",
             Kind::NeovimKata => "neovim-kata",
-            Kind::Ssh => "ssh",
         }
     }
 }
@@ -61,9 +58,6 @@ mod tests {
         assert_eq!("local".parse::<Kind>().unwrap(), Kind::Local);
         assert_eq!("Neovim-Kata".parse::<Kind>().unwrap(), Kind::NeovimKata);
         let e = "docker-ish".parse::<Kind>().unwrap_err();
-        assert!(
-            e.message().contains("known runtimes: local, container, gvisor, kata, neovim, neovim-kata, ssh"),
-            "{e}"
-        );
+        assert!(e.message().contains("known runtimes: local, container, gvisor, kata, neovim, neovim-kata"), "{e}");
     }
 }

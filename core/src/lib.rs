@@ -44,6 +44,7 @@ mod backend;
 mod bulk;
 pub mod cap;
 pub mod config;
+mod editor;
 pub mod engine;
 mod error;
 mod exec;
@@ -60,13 +61,16 @@ mod nvim;
 mod private_dir;
 pub mod protocol;
 mod providers;
+mod registry;
 mod runtime;
 mod secret;
 mod state;
+mod stream;
 mod terminal;
 
 pub use bulk::{BulkRequest, Progress, DEFAULT_BULK_CONCURRENCY, MAX_BULK};
 pub use config::{Config, Secret};
+pub use editor::Editor;
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{
     timeout_from_secs, Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, TtySize, DEFAULT_MAX_OUTPUT,
@@ -78,8 +82,10 @@ pub use manager::{Listing, Manager};
 pub use name::{validate_name, MAX_NAME_LEN};
 pub use nvim::BufferInfo;
 pub use providers::Provider;
+pub use runtime::Caps;
 pub use state::{BadRecord, State};
-pub use terminal::{CodeRequest, Editor, ExecControl, ExecStream, Terminal, TerminalInfo};
+pub use stream::{ExecControl, ExecStream};
+pub use terminal::{CodeRequest, Terminal, TerminalInfo};
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -303,6 +303,9 @@ async fn kata_is_refused_clearly_where_it_is_not_installed() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RuntimeUnavailable, "{e}");
-    assert!(e.message().contains("kata runtime not available on this engine"), "{e}");
+    // The reason `providers` gives, before anything is made.
+    assert!(e.message().contains("Kata Containers is not installed here"), "{e}");
+    let p = home.manager.providers().into_iter().find(|p| p.kind == kled::Kind::Kata).unwrap();
+    assert_eq!(p.reason.as_deref(), Some(e.message()));
     assert!(home.manager.list_terminals().await.unwrap().terminals.is_empty(), "a refused terminal leaves no record");
 }

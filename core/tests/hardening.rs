@@ -40,8 +40,11 @@ fn wait_dead(pid: u32) -> bool {
     false
 }
 
-/// uid 65534 (nobody) stands for another local user.
-const OTHER_UID: u32 = 65534;
+/// Another local user: the one scripts/test.sh makes (`kled-other`, its uid
+/// in KLED_TEST_OTHER_UID), else nobody (65534).
+fn other_uid() -> u32 {
+    std::env::var("KLED_TEST_OTHER_UID").ok().and_then(|u| u.parse().ok()).unwrap_or(65534)
+}
 
 #[tokio::test]
 async fn a_socket_directory_made_by_another_user_is_refused() {
@@ -63,9 +66,12 @@ async fn a_socket_directory_made_by_another_user_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::os::unix::fs::chown(&dir, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::os::unix::fs::chown(&dir, Some(other_uid()), Some(other_uid())).unwrap();
     let e = t.start().await.unwrap_err();
-    assert!(e.message().contains("refusing to use") && e.message().contains("belongs to uid 65534"), "{e}");
+    assert!(
+        e.message().contains("refusing to use") && e.message().contains(&format!("belongs to uid {}", other_uid())),
+        "{e}"
+    );
     // A symlink in its place is refused as well.
     std::fs::remove_dir(&dir).unwrap();
     std::os::unix::fs::symlink("/tmp", &dir).unwrap();
@@ -106,7 +112,8 @@ async fn the_agent_talks_only_to_its_own_user() {
         socket.display().to_string()
     );
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c", &probe])
+        .args(["--reuid", &other_uid().to_string(), "--regid", &other_uid().to_string(), "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", &probe])
         .output()
         .unwrap();
     let _ = child.kill();
@@ -163,11 +170,38 @@ async fn commands_of_a_crashed_agent_end_with_stop() {
     let pid = record(home.path(), "crash")["runtime"]["pid"].as_u64().unwrap() as u32;
     let bg = t.exec(ExecRequest::new("sleep 300 >/dev/null 2>&1 & echo $!")).await.unwrap();
     let child: u32 = bg.stdout_str().trim().parse().unwrap();
+    // Commands that left the agent's session: one in a session of its own
+    // (setsid), one on a pseudo-terminal (which the agent starts in a new
+    // session), each reporting its pid through a file.
+    let r = t.exec(ExecRequest::new("setsid sh -c 'echo $$ > setsid.pid; exec sleep 300' >/dev/null 2>&1 &")).await;
+    r.unwrap().check().unwrap();
+    // (It ignores SIGHUP, else the agent's death would hang up its PTY and end it.)
+    let mut pty = ExecRequest::new("trap '' HUP; echo $$ > pty.pid; exec sleep 300");
+    pty.tty = Some(kled::TtySize { rows: 24, cols: 80 });
+    let _stream = t.exec_stream(pty).await.unwrap();
+    // Async: on this one-thread runtime the spawn goes out only while we yield.
+    let read_pid = |f: &'static str| {
+        let path = home.path().join("work/crash").join(f);
+        async move {
+            for _ in 0..500 {
+                if let Some(p) = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok()) {
+                    return p;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("{f} never appeared");
+        }
+    };
+    let (own_session, on_pty) = (read_pid("setsid.pid").await, read_pid("pty.pid").await);
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     assert!(wait_dead(pid));
-    assert!(alive(child), "the command outlives its agent (re-parented)");
+    for p in [child, own_session, on_pty] {
+        assert!(alive(p), "the command {p} outlives its agent (re-parented)");
+    }
     t.stop().await.unwrap();
     assert!(wait_dead(child), "stop left {child} running after its agent died");
+    assert!(wait_dead(own_session), "stop left the setsid command {own_session} running");
+    assert!(wait_dead(on_pty), "stop left the PTY command {on_pty} running");
     assert_eq!(t.state().await.unwrap(), State::Stopped);
     t.remove().await.unwrap();
 }
@@ -185,7 +219,7 @@ async fn state_dirs_and_working_dirs_are_private() {
     // A state dir of another user is refused, not used.
     let theirs = base.path().join("theirs");
     std::fs::create_dir(&theirs).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(other_uid()), Some(other_uid())).unwrap();
     let e = Manager::new(Some(theirs), Config::default()).unwrap_err();
-    assert!(e.message().contains("belongs to uid 65534"), "{e}");
+    assert!(e.message().contains(&format!("belongs to uid {}", other_uid())), "{e}");
 }

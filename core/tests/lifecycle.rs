@@ -29,8 +29,6 @@ async fn kinds_and_options_are_checked() {
     let e = m.create_terminal("vmware", "x", json!({})).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.message().contains("known runtimes: local, container"), "{e}");
-    let e = m.create_terminal("ssh", "x", json!({})).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::RuntimeUnavailable);
     let e = m.create_terminal("container", "x", json!({})).await.unwrap_err();
     assert!(e.message().contains("needs an image"), "{e}");
     let e = m.create_terminal("local", "x", json!({"image": "debian"})).await.unwrap_err();

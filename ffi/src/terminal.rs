@@ -144,7 +144,6 @@ fn kind_name(kind: kled_core::Kind) -> &'static [u8] {
         kled_core::Kind::Kata => b"kata\0",
         kled_core::Kind::Neovim => b"neovim\0",
         kled_core::Kind::NeovimKata => b"neovim-kata\0",
-        kled_core::Kind::Ssh => b"ssh\0",
     }
 }
 

@@ -156,11 +156,13 @@ test('Manager', async (t) => {
   await t.test('providers lists every runtime; local is available', async () => {
     const ps = await m.providers();
     const kinds = ps.map((p) => p.kind);
-    for (const k of ['local', 'container', 'gvisor', 'kata', 'neovim', 'neovim-kata', 'ssh']) {
+    for (const k of ['local', 'container', 'gvisor', 'kata', 'neovim', 'neovim-kata']) {
       assert.ok(kinds.includes(k), `providers lists ${k}`);
     }
     const local = ps.find((p) => p.kind === 'local');
     assert.equal(local.available, true);
+    assert.deepEqual(local.caps, { tty: true, signals: true, editor: false, isolated: false, sessions: false, files: true });
+    assert.equal(ps.find((p) => p.kind === 'neovim').caps.editor, true);
     assert.equal(typeof local.description, 'string');
     assert.equal(typeof local.needs, 'string');
     for (const p of ps) {

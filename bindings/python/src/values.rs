@@ -389,9 +389,13 @@ pub struct PyProvider {
     /// What the runtime needs installed or configured.
     #[pyo3(get)]
     needs: String,
-    /// Why it is not available, when it is not.
+    /// Why it is not available, when it is not: the message a create of
+    /// this kind fails with.
     #[pyo3(get)]
     reason: Option<String>,
+    /// What terminals of this kind can do: tty, signals, editor, isolated,
+    /// sessions, files (each a bool).
+    caps: kled::Caps,
 }
 
 impl From<kled::Provider> for PyProvider {
@@ -402,12 +406,30 @@ impl From<kled::Provider> for PyProvider {
             description: p.description.to_string(),
             needs: p.needs.to_string(),
             reason: p.reason,
+            caps: p.caps,
         }
     }
 }
 
 #[pymethods]
 impl PyProvider {
+    /// What terminals of this kind can do, as {"tty": bool, "signals": ...,
+    /// "editor", "isolated", "sessions", "files"}.
+    #[getter]
+    fn caps(&self) -> std::collections::BTreeMap<&'static str, bool> {
+        let c = self.caps;
+        [
+            ("tty", c.tty),
+            ("signals", c.signals),
+            ("editor", c.editor),
+            ("isolated", c.isolated),
+            ("sessions", c.sessions),
+            ("files", c.files),
+        ]
+        .into_iter()
+        .collect()
+    }
+
     fn __repr__(&self) -> String {
         format!("Provider(kind='{}', available={})", self.kind, py_bool(self.available))
     }

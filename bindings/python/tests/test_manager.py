@@ -125,9 +125,11 @@ def test_bulk(manager: kled.Manager) -> None:
 
 def test_providers(manager: kled.Manager) -> None:
     ps = {p.kind: p for p in manager.providers()}
-    assert {"local", "container", "gvisor", "kata", "neovim", "ssh"} <= set(ps)
+    assert {"local", "container", "gvisor", "kata", "neovim", "neovim-kata"} <= set(ps)
     local = ps["local"]
     assert local.available and local.reason is None and local.description and local.needs
+    assert local.caps == {"tty": True, "signals": True, "editor": False, "isolated": False, "sessions": False, "files": True}
+    assert ps["neovim"].caps["editor"] and ps["gvisor"].caps["isolated"]
     for p in ps.values():
         assert p.available == (p.reason is None)
         assert repr(p).startswith(f"Provider(kind='{p.kind}'")

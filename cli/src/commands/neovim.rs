@@ -9,8 +9,9 @@ use std::io::{Read, Write};
 
 type Result<T> = kled::Result<T>;
 
+/// The terminals `kled neovim` lists: those with an editor.
 fn is_neovim(k: Kind) -> bool {
-    matches!(k, Kind::Neovim | Kind::NeovimKata)
+    kled::Caps::of(k).editor
 }
 
 pub async fn run(m: &Manager, cmd: NeovimCmd) -> Result<u8> {

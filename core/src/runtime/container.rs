@@ -9,7 +9,8 @@
 //! engine exec.
 
 use super::isolation;
-use super::{parse_options, Ctx, ExecProfile, Runtime};
+use super::profile::ContainerProfile;
+use super::{parse_options, Caps, Ctx, ExecProfile, Runtime};
 use crate::agent::{agent_bytes, AgentClient};
 use crate::backend::Backend;
 use crate::engine::{self, engine_error, status_of};
@@ -101,32 +102,7 @@ struct ContainerData {
 }
 
 pub struct ContainerRuntime {
-    pub kind: Kind,
-}
-
-/// The runsc-default engine `scripts/engine.sh` starts.
-pub(crate) const GVISOR_SOCKET: &str = "/run/kled/gvisor.sock";
-
-/// The engine a container kind uses: for isolated kinds a dedicated one
-/// from config, else the discovered default. `providers` asks the same
-/// function, so it says "available" exactly when create would find an engine.
-pub(crate) fn endpoint_for(kind: Kind, config: &crate::Config) -> Result<String> {
-    let iso = &config.isolation;
-    let explicit = match kind {
-        // Podman's API ignores the runtime a container asks for, so gVisor
-        // needs an engine whose default is runsc: the one scripts/engine.sh
-        // serves, when no other is configured.
-        Kind::Gvisor => iso
-            .gvisor
-            .engine
-            .clone()
-            .or_else(|| std::path::Path::new(GVISOR_SOCKET).exists().then(|| format!("unix://{GVISOR_SOCKET}"))),
-        Kind::Kata | Kind::NeovimKata => iso.kata.engine.clone().or_else(|| config.kata.url.clone()),
-        _ => None,
-    };
-    let endpoint = engine::discover(explicit.as_deref())?;
-    engine::check_access(&endpoint)?;
-    Ok(endpoint)
+    profile: ContainerProfile,
 }
 
 /// Whether the engine refused a create because the name is taken.
@@ -138,17 +114,24 @@ fn name_in_use(e: &bollard::errors::Error) -> bool {
     }
 }
 
-/// The engine name of a terminal's container: `kled-HOME-NAME`
-/// (neovim-kata: `neovim-HOME-NAME`, named for what it holds), where HOME is
-/// 8 hex digits of a hash of the state dir. Two state dirs on one engine (two
-/// users, two applications) may both have a terminal `c1`; their containers
-/// must not collide.
-pub(crate) fn container_name(kind: Kind, home_hash: u64, name: &str) -> String {
-    let prefix = if kind == Kind::NeovimKata { "neovim" } else { "kled" };
+/// The engine name of a terminal's container: `PREFIX-HOME-NAME`, where
+/// PREFIX is the profile's (`kled`; neovim-kata: `neovim`, named for what it
+/// holds) and HOME is 8 hex digits of a hash of the state dir. Two state dirs
+/// on one engine (two users, two applications) may both have a terminal
+/// `c1`; their containers must not collide.
+fn container_name(prefix: &str, home_hash: u64, name: &str) -> String {
     format!("{prefix}-{:08x}-{name}", (home_hash >> 32) as u32)
 }
 
 impl ContainerRuntime {
+    pub const fn new(profile: ContainerProfile) -> ContainerRuntime {
+        ContainerRuntime { profile }
+    }
+
+    fn kind(&self) -> Kind {
+        self.profile.kind
+    }
+
     /// Removes `container` if it was made by kled for the state dir `home`
     /// (its `io.kled.home` label says so); anything else is left alone and
     /// reported by the create that follows.
@@ -168,23 +151,7 @@ impl ContainerRuntime {
     }
 
     fn options(&self, rec: &Record) -> Result<ContainerOptions> {
-        parse_options(self.kind, &rec.options)
-    }
-
-    /// The engine for this kind: a dedicated one from config for isolated
-    /// kinds, else the discovered default.
-    fn endpoint(&self, ctx: &Ctx<'_>) -> Result<String> {
-        endpoint_for(self.kind, ctx.config)
-    }
-
-    fn oci_runtime(&self, ctx: &Ctx<'_>) -> Option<String> {
-        let iso = &ctx.config.isolation;
-        let configured = match self.kind {
-            Kind::Gvisor => iso.gvisor.runtime.clone(),
-            Kind::Kata | Kind::NeovimKata => iso.kata.runtime.clone(),
-            _ => None,
-        };
-        configured.or_else(|| isolation::default_oci_runtime(self.kind).map(str::to_string))
+        parse_options(self.kind(), &rec.options)
     }
 
     fn data(rec: &Record) -> Result<ContainerData> {
@@ -221,7 +188,7 @@ impl ContainerRuntime {
                         ErrorKind::RuntimeUnavailable,
                         format!(
                             "{runtime} runtime not available on this engine: {endpoint} registers it as {p}, which is not installed. Install it, or point `isolation.{}.engine` in the kled config at an engine that has it",
-                            self.kind
+                            self.profile.isolation.key()
                         ),
                     ))
                 }
@@ -236,7 +203,7 @@ impl ContainerRuntime {
                 "{runtime} runtime not available on this engine ({endpoint} offers: {}); install it and register it \
                  with the engine as {runtime:?}, or point `isolation.{}.engine` in the kled config at an engine that has it",
                 if offered.is_empty() { "nothing it will name".to_string() } else { offered.join(", ") },
-                self.kind
+                self.profile.isolation.key()
             ),
         ))
     }
@@ -377,10 +344,18 @@ impl ContainerRuntime {
 
 #[async_trait]
 impl Runtime for ContainerRuntime {
+    fn availability(&self, config: &crate::Config) -> Result<()> {
+        self.profile.placement(config).map(|_| ())
+    }
+
+    fn caps(&self) -> Caps {
+        Caps { isolated: self.profile.isolation.is_isolated(), ..Caps::AGENT }
+    }
+
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
-        let opts: ContainerOptions = parse_options(self.kind, options)?;
+        let opts: ContainerOptions = parse_options(self.kind(), options)?;
         let Some(image) = opts.image.as_deref().filter(|i| !i.trim().is_empty()) else {
-            return Err(Error::invalid(format!("a {} terminal needs an image, e.g. localhost/kled-debian", self.kind))
+            return Err(Error::invalid(format!("a {} terminal needs an image, e.g. localhost/kled-debian", self.kind()))
                 .with_hint(crate::Hint::SetOption { option: "image".into(), value: "IMAGE".into() }));
         };
         if image.chars().any(char::is_whitespace) {
@@ -395,7 +370,7 @@ impl Runtime for ContainerRuntime {
         if opts.pids == Some(0) {
             return Err(Error::invalid("pids must be a positive number of processes"));
         }
-        if self.kind == Kind::Container && (opts.kata_config_path.is_some() || opts.debug) {
+        if !self.profile.isolation.is_isolated() && (opts.kata_config_path.is_some() || opts.debug) {
             return Err(Error::invalid("kata_config_path and debug apply to isolated kinds (gvisor, kata) only"));
         }
         super::check_workdir_and_env(None, &opts.env)?;
@@ -409,11 +384,10 @@ impl Runtime for ContainerRuntime {
         let t0 = std::time::Instant::now();
         let opts = self.options(rec)?;
         let image = opts.image.clone().unwrap_or_default();
-        let endpoint = self.endpoint(ctx)?;
+        let isolation = self.profile.isolation;
+        let super::profile::Placement { endpoint, dedicated } = self.profile.placement(ctx.config)?;
         let docker = engine::connect(&endpoint).await?;
-        let oci_runtime = self.oci_runtime(ctx);
-        let dedicated =
-            !matches!(self.kind, Kind::Container) && engine::discover(None).map(|d| d != endpoint).unwrap_or(true);
+        let oci_runtime = isolation.oci_runtime(ctx.config);
         if let Some(r) = &oci_runtime {
             // A dedicated engine may run it as its default without naming it.
             if !dedicated {
@@ -425,18 +399,13 @@ impl Runtime for ContainerRuntime {
 
         let mut labels: HashMap<String, String> = opts.labels.clone().into_iter().collect();
         labels.insert("io.kled.terminal".into(), rec.name.clone());
-        labels.insert("io.kled.kind".into(), self.kind.to_string());
+        labels.insert("io.kled.kind".into(), self.kind().to_string());
         labels.insert("io.kled.created-by".into(), format!("kled/{}", crate::VERSION));
         labels.insert("io.kled.home".into(), ctx.state.root().display().to_string());
-        let annotations = match self.kind {
-            Kind::Kata | Kind::NeovimKata => {
-                Some(isolation::kata_annotations(opts.cpus, opts.memory, opts.kata_config_path.as_deref(), opts.debug))
-            }
-            _ => None,
-        };
+        let annotations = isolation.annotations(opts.cpus, opts.memory, opts.kata_config_path.as_deref(), opts.debug);
         // The direct-socket fast path: only for unisolated containers (an
         // isolated sandbox gets no host directory) on an engine on this host.
-        let run_dir = if self.kind == Kind::Container && endpoint.starts_with("unix://") {
+        let run_dir = if !isolation.is_isolated() && endpoint.starts_with("unix://") {
             let dir = ctx.state.subdir("run")?.join("c").join(&rec.name);
             let sock = dir.join("agent.sock");
             (sock.as_os_str().len() <= 107).then_some((dir, sock))
@@ -468,7 +437,7 @@ impl Runtime for ContainerRuntime {
             binds: (!binds.is_empty()).then_some(binds),
             network_mode: opts.network.clone(),
             runtime: oci_runtime.clone(),
-            annotations: annotations.filter(|a| !a.is_empty()),
+            annotations,
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -482,7 +451,7 @@ impl Runtime for ContainerRuntime {
             host_config: Some(host),
             ..Default::default()
         };
-        let container = container_name(self.kind, ctx.state.root_hash(), &rec.name);
+        let container = container_name(self.profile.name_prefix, ctx.state.root_hash(), &rec.name);
         let create = || {
             docker
                 .create_container(Some(CreateContainerOptionsBuilder::default().name(&container).build()), body.clone())
@@ -553,12 +522,12 @@ impl Runtime for ContainerRuntime {
         tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "container running");
         let client = Self::reach(&docker, &data, &rec.name, Duration::from_secs(3)).await?;
         tracing::debug!(terminal = %rec.name, ms = t0.elapsed().as_millis() as u64, "agent attached");
-        if isolation::default_oci_runtime(self.kind).is_some() {
+        if self.profile.isolation.is_isolated() {
             let info = match client.request(Request::Info).await? {
                 Reply::Info(i) => i,
                 other => return Err(Error::agent(format!("unexpected reply to info: {other:?}"))),
             };
-            if let Err(e) = isolation::verify(self.kind, &rec.name, &data.engine, &info) {
+            if let Err(e) = isolation::verify(self.profile.isolation, &rec.name, &data.engine, &info) {
                 // An unisolated "isolated" terminal must not be left to use.
                 let _ = docker
                     .remove_container(&data.id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))

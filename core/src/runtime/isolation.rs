@@ -3,19 +3,10 @@
 //! requested OCI runtime over its HTTP API, so asking is not enough: after
 //! start, kled compares the kernel the terminal sees with the host's.
 
+use super::profile::Isolation;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kind::Kind;
 use kled_protocol::AgentInfo;
 use std::collections::HashMap;
-
-/// The OCI runtime an isolated kind asks for, unless configured otherwise.
-pub fn default_oci_runtime(kind: Kind) -> Option<&'static str> {
-    match kind {
-        Kind::Gvisor => Some("runsc"),
-        Kind::Kata | Kind::NeovimKata => Some("kata"),
-        _ => None,
-    }
-}
 
 /// Kata reads its per-sandbox settings from OCI annotations.
 pub fn kata_annotations(
@@ -57,12 +48,13 @@ pub fn host_kernel() -> (String, String) {
 }
 
 /// Fails unless the terminal runs on a kernel other than the host's.
-pub fn verify(kind: Kind, name: &str, endpoint: &str, inside: &AgentInfo) -> Result<()> {
+pub fn verify(isolation: Isolation, name: &str, endpoint: &str, inside: &AgentInfo) -> Result<()> {
     let (release, version) = host_kernel();
     if inside.kernel_release != release || inside.kernel_version != version {
         return Ok(());
     }
-    let runtime = default_oci_runtime(kind).unwrap_or("?");
+    let runtime = isolation.default_oci_runtime().unwrap_or("?");
+    let kind = isolation.key();
     Err(Error::new(
         ErrorKind::RuntimeUnavailable,
         format!(
@@ -105,10 +97,10 @@ mod tests {
             arch: "x86_64".into(),
             cwd: "/".into(),
         };
-        let e = verify(Kind::Gvisor, "t", "unix:///run/podman/podman.sock", &info).unwrap_err();
+        let e = verify(Isolation::Gvisor, "t", "unix:///run/podman/podman.sock", &info).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::RuntimeUnavailable);
         assert!(e.message().contains("ignored the OCI runtime \"runsc\""), "{e}");
         info.kernel_release = "4.4.0".into();
-        verify(Kind::Gvisor, "t", "x", &info).unwrap();
+        verify(Isolation::Gvisor, "t", "x", &info).unwrap();
     }
 }

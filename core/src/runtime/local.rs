@@ -3,7 +3,7 @@
 //! started it, so any process (CLI, Python, C) can exec in the terminal, and
 //! `stop` ends everything that ran in it.
 
-use super::{orphans, parse_options, Ctx, ExecProfile, Runtime};
+use super::{orphans, parse_options, Caps, Ctx, ExecProfile, Runtime};
 use crate::agent::{install_agent, AgentClient};
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
@@ -63,6 +63,22 @@ struct LocalData {
     socket: String,
     pid: u32,
     workdir: String,
+    /// Random, new at each start, in every command's environment as
+    /// `KLED_TERMINAL_ID`: how commands of a dead agent are found, even
+    /// those that left its session (PTY commands, `setsid`). Records from
+    /// before it have none; their commands are found by session only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+}
+
+/// The environment variable that carries [`LocalData::id`].
+const ID_VAR: &str = "KLED_TERMINAL_ID";
+
+/// Ends the commands a dead (or just killed) agent left running; how many.
+fn end_orphans(d: &LocalData, name: &str) -> usize {
+    let by_session = orphans::kill_session(d.pid, &format!("KLED_TERMINAL={name}"));
+    let by_id = d.id.as_ref().map_or(0, |id| orphans::kill_marked(&format!("{ID_VAR}={id}")));
+    by_session + by_id
 }
 
 pub struct LocalRuntime;
@@ -126,6 +142,10 @@ impl LocalRuntime {
 
 #[async_trait]
 impl Runtime for LocalRuntime {
+    fn caps(&self) -> Caps {
+        Caps::AGENT
+    }
+
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
         let opts: LocalOptions = parse_options(Kind::Local, options)?;
         super::check_workdir_and_env(opts.workdir.as_deref(), &opts.env)?;
@@ -160,7 +180,7 @@ impl Runtime for LocalRuntime {
                     libc::kill(d.pid as i32, libc::SIGKILL);
                 }
             }
-            orphans::kill_session(d.pid, &format!("KLED_TERMINAL={name}"));
+            end_orphans(&d, &name);
         }
         // A user's workdir may have been deleted since create.
         let workdir = super::host_workdir::create(ctx.state, &rec.name, opts.workdir.as_deref())?;
@@ -222,6 +242,7 @@ impl Runtime for LocalRuntime {
             socket: socket.display().to_string(),
             pid: client.agent().pid.unwrap_or(0),
             workdir: workdir.display().to_string(),
+            id: Some(format!("{:016x}", fastrand::u64(..))),
         })
         .expect("serializes");
         Ok(client.into())
@@ -254,7 +275,7 @@ impl Runtime for LocalRuntime {
         // Commands of an agent that died (or was just killed) were re-parented
         // to PID 1 and would run on: end them too.
         if let Some(d) = &data {
-            let n = orphans::kill_session(d.pid, &format!("KLED_TERMINAL={}", rec.name));
+            let n = end_orphans(d, &rec.name);
             if n > 0 {
                 tracing::warn!(terminal = %rec.name, killed = n, "ended commands left by a dead agent");
             }
@@ -277,6 +298,9 @@ impl Runtime for LocalRuntime {
         };
         let mut env = opts.env.clone();
         env.insert("KLED_TERMINAL".into(), rec.name.clone());
+        if let Some(id) = Self::data(rec).and_then(|d| d.id) {
+            env.insert(ID_VAR.into(), id);
+        }
         Ok(ExecProfile { shell: prefix, env })
     }
 }

@@ -3,18 +3,20 @@
 //! every runtime: each hosts a kled-agent, or (neovim) is a Neovim server,
 //! and `crate::backend` dispatches between the two.
 
+mod caps;
 mod container;
 mod isolation;
 mod local;
 mod neovim;
 mod neovim_kata;
 mod orphans;
+mod profile;
 
-pub(crate) use container::{endpoint_for as container_endpoint, GVISOR_SOCKET};
+pub use caps::Caps;
 
 use crate::backend::Backend;
 use crate::config::Config;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::kind::Kind;
 use crate::state::{Record, State, StateDir};
 use async_trait::async_trait;
@@ -23,7 +25,6 @@ use std::collections::BTreeMap;
 /// What a runtime may use of the manager.
 pub(crate) struct Ctx<'a> {
     pub state: &'a StateDir,
-    #[allow(dead_code)]
     pub config: &'a Config,
 }
 
@@ -46,6 +47,19 @@ impl ExecProfile {
 
 #[async_trait]
 pub(crate) trait Runtime: Send + Sync {
+    /// Whether terminals of this kind can be made here, and if not, why (a
+    /// RuntimeUnavailable error). The one answer `providers` shows and
+    /// create gives; judged without I/O beyond a stat.
+    fn availability(&self, _config: &Config) -> Result<()> {
+        Ok(())
+    }
+    /// The same for a terminal with these (checked) options, where they
+    /// change the answer.
+    fn availability_for(&self, config: &Config, _options: &serde_json::Value) -> Result<()> {
+        self.availability(config)
+    }
+    /// What terminals of this kind can do.
+    fn caps(&self) -> Caps;
     /// Checks options at creation; returns them normalised for the record.
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value>;
     /// Prepares what the terminal needs before its first start.
@@ -73,23 +87,36 @@ pub(crate) trait Runtime: Send + Sync {
     }
 }
 
-/// The runtime for `kind`, or why there is none in this build.
-pub(crate) fn runtime_for(kind: Kind) -> Result<&'static dyn Runtime> {
+/// The runtime for `kind`. The container kinds are one runtime with
+/// different profiles; neovim-kata composes a container of its own profile.
+pub(crate) fn runtime_for(kind: Kind) -> &'static dyn Runtime {
+    use container::ContainerRuntime;
+    use profile::{ContainerProfile, Isolation};
+    static CONTAINER: ContainerRuntime = ContainerRuntime::new(ContainerProfile {
+        kind: Kind::Container,
+        name_prefix: "kled",
+        isolation: Isolation::None,
+    });
+    static GVISOR: ContainerRuntime = ContainerRuntime::new(ContainerProfile {
+        kind: Kind::Gvisor,
+        name_prefix: "kled",
+        isolation: Isolation::Gvisor,
+    });
+    static KATA: ContainerRuntime =
+        ContainerRuntime::new(ContainerProfile { kind: Kind::Kata, name_prefix: "kled", isolation: Isolation::Kata });
+    static NEOVIM_KATA: neovim_kata::NeovimKataRuntime =
+        neovim_kata::NeovimKataRuntime::new(ContainerRuntime::new(ContainerProfile {
+            kind: Kind::NeovimKata,
+            name_prefix: "neovim",
+            isolation: Isolation::Kata,
+        }));
     match kind {
-        Kind::Local => Ok(&local::LocalRuntime),
-        Kind::Container => Ok(&container::ContainerRuntime { kind: Kind::Container }),
-        Kind::Gvisor => Ok(&container::ContainerRuntime { kind: Kind::Gvisor }),
-        Kind::Kata => Ok(&container::ContainerRuntime { kind: Kind::Kata }),
-        Kind::Neovim => Ok(&neovim::NeovimRuntime),
-        Kind::NeovimKata => {
-            static NEOVIM_KATA: neovim_kata::NeovimKataRuntime = neovim_kata::NeovimKataRuntime::new();
-            Ok(&NEOVIM_KATA)
-        }
-        other => Err(Error::new(
-            ErrorKind::RuntimeUnavailable,
-            format!("runtime {other} is not available in this version of kled yet"),
-        )
-        .with_hint(crate::Hint::ListProviders)),
+        Kind::Local => &local::LocalRuntime,
+        Kind::Container => &CONTAINER,
+        Kind::Gvisor => &GVISOR,
+        Kind::Kata => &KATA,
+        Kind::Neovim => &neovim::NeovimRuntime,
+        Kind::NeovimKata => &NEOVIM_KATA,
     }
 }
 

@@ -6,7 +6,7 @@
 //! `crate::nvim`).
 
 use super::local::LocalRuntime;
-use super::{parse_options, Ctx, ExecProfile, Runtime};
+use super::{parse_options, Caps, Ctx, ExecProfile, Runtime};
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kind::Kind;
@@ -141,6 +141,31 @@ fn is_our_nvim(pid: u32, socket: &str) -> bool {
 
 #[async_trait]
 impl Runtime for NeovimRuntime {
+    fn availability(&self, config: &crate::Config) -> Result<()> {
+        self.availability_for(config, &serde_json::Value::Null)
+    }
+
+    /// A terminal whose options name an `nvim` program needs that one.
+    fn availability_for(&self, _config: &crate::Config, options: &serde_json::Value) -> Result<()> {
+        let opts: NeovimOptions = parse_options(Kind::Neovim, options)?;
+        match (find_nvim(&opts), opts.nvim) {
+            (Some(_), _) => Ok(()),
+            (None, Some(named)) => Err(Error::new(
+                ErrorKind::RuntimeUnavailable,
+                format!("{named} is not installed here; install Neovim 0.7 or later (apt-get install neovim)"),
+            )),
+            (None, None) => Err(Error::new(
+                ErrorKind::RuntimeUnavailable,
+                "nvim (Neovim 0.7 or later) is not on PATH; install it with apt-get install neovim \
+                 (or name the program with the neovim terminal's `nvim` option)",
+            )),
+        }
+    }
+
+    fn caps(&self) -> Caps {
+        Caps::NEOVIM
+    }
+
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
         let opts: NeovimOptions = parse_options(Kind::Neovim, options)?;
         super::check_workdir_and_env(opts.workdir.as_deref(), &opts.env)?;

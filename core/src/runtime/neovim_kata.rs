@@ -7,12 +7,11 @@
 //! no published port, no bind-mounted socket.
 
 use super::container::ContainerRuntime;
-use super::{Ctx, ExecProfile, Runtime};
+use super::{Caps, Ctx, ExecProfile, Runtime};
 use crate::agent::AgentClient;
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exec::ExecEvent;
-use crate::kind::Kind;
 use crate::nvim::NvimClient;
 use crate::state::{Record, State};
 use async_trait::async_trait;
@@ -26,7 +25,7 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(20);
 const START_DEADLINE: Duration = Duration::from_secs(20);
 
 pub struct NeovimKataRuntime {
-    pub container: ContainerRuntime,
+    container: ContainerRuntime,
 }
 
 impl NeovimKataRuntime {
@@ -89,6 +88,14 @@ impl NeovimKataRuntime {
 
 #[async_trait]
 impl Runtime for NeovimKataRuntime {
+    fn availability(&self, config: &crate::Config) -> Result<()> {
+        self.container.availability(config)
+    }
+
+    fn caps(&self) -> Caps {
+        Caps { isolated: true, ..Caps::NEOVIM }
+    }
+
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
         self.container.check_options(options)
     }
@@ -152,8 +159,9 @@ impl Runtime for NeovimKataRuntime {
 }
 
 impl NeovimKataRuntime {
-    pub const fn new() -> NeovimKataRuntime {
-        NeovimKataRuntime { container: ContainerRuntime { kind: Kind::NeovimKata } }
+    /// Neovim in `container`, a container runtime of neovim-kata's profile.
+    pub const fn new(container: ContainerRuntime) -> NeovimKataRuntime {
+        NeovimKataRuntime { container }
     }
 }
 

@@ -1,5 +1,11 @@
 //! Commands a local terminal's agent left behind when it died.
 //!
+//! Each start gives the terminal a random id that every command carries in
+//! its environment (`KLED_TERMINAL_ID`), inherited by whatever it starts:
+//! [`kill_marked`] finds them all, wherever they moved (a new session for a
+//! PTY, `setsid`, a double fork). A program that clears its environment
+//! escapes this; the session rule below still catches it if it stayed.
+//!
 //! The agent daemon is a session leader (it calls setsid when it detaches)
 //! and runs each command in a process group of its own inside that session,
 //! so its commands keep the agent's pid as their session id after the agent
@@ -30,6 +36,42 @@ pub fn kill_session(sid: u32, marker: &str) -> usize {
         std::thread::sleep(Duration::from_millis(10));
     }
     killed
+}
+
+/// SIGKILLs every process whose environment holds `marker` (only this
+/// user's environments are readable, and the marker is random), repeating
+/// while new ones appear. Returns how many were killed.
+pub fn kill_marked(marker: &str) -> usize {
+    let me = std::process::id();
+    let mut killed = 0;
+    for _ in 0..20 {
+        let Ok(dir) = std::fs::read_dir("/proc") else { break };
+        let found: Vec<u32> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| pid != me && alive(pid) && has_env(pid, marker))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for pid in &found {
+            // SAFETY: plain syscall; the pid carried the random marker just now.
+            unsafe {
+                libc::kill(*pid as i32, libc::SIGKILL);
+            }
+        }
+        killed += found.len();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed
+}
+
+/// Not a zombie (a zombie keeps its environment file but is already dead).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].split_whitespace().next() != Some("Z")))
+        .unwrap_or(false)
 }
 
 fn members(sid: u32, marker: &str) -> Vec<u32> {

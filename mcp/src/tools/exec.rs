@@ -13,16 +13,12 @@ use kled::{ErrorKind, ExecEvent, ExecRequest};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router, RoleServer};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Output collected per stream by exec. Far above what a model is shown:
 /// only the first and last 16 KiB are kept in memory, so a large cap costs
 /// nothing but lets the shown tail be the real end of the output.
 const EXEC_MAX_OUTPUT: u64 = 1 << 30;
-
-/// How long past its timeout an exec may run before the server stops waiting
-/// for the agent (which enforces the timeout itself).
-const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
 
 #[tool_router(router = exec_tools, vis = "pub(crate)")]
 impl KledMcp {
@@ -48,8 +44,8 @@ impl KledMcp {
         // Head and tail only: a command may write gigabytes, the model sees 32 KiB.
         let (mut out, mut err) = (HeadTail::new(MODEL_KEEP), HeadTail::new(MODEL_KEEP));
         let mut tick = ticker();
-        let watchdog = tokio::time::sleep(timeout + WATCHDOG_GRACE);
-        tokio::pin!(watchdog);
+        // The stream's own watchdog ends a command the agent failed to end
+        // at its timeout (kled::ExecStream::next), as for every front end.
         let status = loop {
             tokio::select! {
                 _ = ctx.ct.cancelled() => {
@@ -60,18 +56,6 @@ impl KledMcp {
                 }
                 _ = tick.tick(), if reporter.wanted() => {
                     reporter.report(progress_message(&out, &err, started.elapsed())).await;
-                }
-                _ = &mut watchdog => {
-                    // The agent should have ended it at its timeout and did not
-                    // (a wedged agent or connection): report a timeout anyway.
-                    let _ = stream.signal(libc::SIGKILL);
-                    break kled::ExitStatus {
-                        exit_code: None,
-                        signal: None,
-                        timed_out: true,
-                        truncated: false,
-                        duration: started.elapsed(),
-                    };
                 }
                 ev = stream.next() => match ev {
                     Some(Ok(ExecEvent::Stdout(b))) => out.push(&b),

@@ -379,7 +379,7 @@ async def test_providers(connect: Any) -> None:
         assert not r.is_error
         kinds = {p["kind"]: p for p in r.structured_content["providers"]}
         assert kinds["local"]["available"] is True
-        assert {"local", "container", "gvisor", "kata", "ssh"} <= set(kinds)
+        assert {"local", "container", "gvisor", "kata", "neovim"} <= set(kinds)
         for p in kinds.values():
             assert p["available"] or p["reason"], p
         assert "local: available" in text_of(r)

@@ -7,6 +7,7 @@ import {
   AgentError,
   AlreadyExistsError,
   BulkOptions,
+  Caps,
   Command,
   ConfigError,
   Data,
@@ -46,7 +47,7 @@ type Result<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 
 // ---- plain types
 expectType<Equal<TerminalState, 'created' | 'running' | 'stopped' | 'failed'>>();
-expectType<Equal<TerminalKind, 'local' | 'container' | 'gvisor' | 'kata' | 'neovim' | 'neovim-kata' | 'ssh'>>();
+expectType<Equal<TerminalKind, 'local' | 'container' | 'gvisor' | 'kata' | 'neovim' | 'neovim-kata'>>();
 expectType<Equal<Data, string | Buffer | Uint8Array | ArrayBuffer>>();
 expectType<Equal<Command, string | readonly string[]>>();
 expectType<
@@ -116,7 +117,13 @@ expectType<
   >
 >();
 expectType<
-  Equal<Provider, { kind: TerminalKind; available: boolean; description: string; needs: string; reason?: string }>
+  Equal<
+    Provider,
+    { kind: TerminalKind; available: boolean; description: string; needs: string; reason?: string; caps: Caps }
+  >
+>();
+expectType<
+  Equal<Caps, { tty: boolean; signals: boolean; editor: boolean; isolated: boolean; sessions: boolean; files: boolean }>
 >();
 expectType<
   Equal<DirEntry, { name: string; kind: 'file' | 'dir' | 'symlink' | 'other'; size: number; mode: number; mtimeMs: number }>
