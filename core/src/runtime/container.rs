@@ -355,8 +355,11 @@ impl Runtime for ContainerRuntime {
     fn check_options(&self, options: &serde_json::Value) -> Result<serde_json::Value> {
         let opts: ContainerOptions = parse_options(self.kind(), options)?;
         let Some(image) = opts.image.as_deref().filter(|i| !i.trim().is_empty()) else {
-            return Err(Error::invalid(format!("a {} terminal needs an image, e.g. localhost/kled-debian", self.kind()))
-                .with_hint(crate::Hint::SetOption { option: "image".into(), value: "IMAGE".into() }));
+            return Err(Error::invalid(format!(
+                "a {} terminal needs an image, e.g. localhost/kled-debian",
+                self.kind()
+            ))
+            .with_hint(crate::Hint::SetOption { option: "image".into(), value: "IMAGE".into() }));
         };
         if image.chars().any(char::is_whitespace) {
             return Err(Error::invalid(format!("invalid image name {image:?}")));
