@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
+    fork_policy();
     println!("cargo:rerun-if-env-changed=KLED_AGENT_BIN");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let agent = match env::var_os("KLED_AGENT_BIN") {
@@ -68,4 +69,44 @@ fn build_agent(out_dir: &Path) -> PathBuf {
         panic!("building kled-agent failed; set KLED_AGENT_BIN to a prebuilt static agent to skip this step");
     }
     target_dir.join(&target).join("release").join("kled-agent")
+}
+
+/// Decides whether a forked child may use kled (src/fork.rs).
+///
+/// With tokio's `parking_lot` feature, tokio's threads park in parking_lot's
+/// process-wide table. A child made by fork() inherits that table with
+/// entries (and locks) of parent threads that do not exist in the child, so
+/// a runtime started there can crash or deadlock. The feature is chosen by
+/// the whole dependency graph, not by this crate; the workspace's Cargo.lock
+/// says whether anything turns it on. If something does (or the lock cannot
+/// be read), kled refuses to run in a forked child of a process that used
+/// it, with a clear error, instead of risking a hang.
+fn fork_policy() {
+    println!("cargo:rustc-check-cfg=cfg(kled_fork_child_unsafe)");
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let lock = manifest.ancestors().map(|d| d.join("Cargo.lock")).find(|p| p.is_file());
+    let unsafe_child = match &lock {
+        Some(path) => {
+            println!("cargo:rerun-if-changed={}", path.display());
+            std::fs::read_to_string(path).map(|text| tokio_uses_parking_lot(&text)).unwrap_or(true)
+        }
+        None => true,
+    };
+    if unsafe_child {
+        println!("cargo:rustc-cfg=kled_fork_child_unsafe");
+        println!(
+            "cargo:warning=tokio is built with its `parking_lot` feature (see `cargo tree -e features -i tokio`), \
+             which is not fork-safe: kled will refuse to run in a fork()ed child of a process that used it"
+        );
+    }
+}
+
+fn tokio_uses_parking_lot(lock: &str) -> bool {
+    lock.split("[[package]]").any(|package| {
+        package.lines().any(|l| l.trim() == "name = \"tokio\"")
+            && package.lines().any(|l| {
+                let dep = l.trim().trim_end_matches(',').trim_matches('"');
+                dep == "parking_lot" || dep.starts_with("parking_lot ")
+            })
+    })
 }

@@ -30,13 +30,18 @@
  *   runtime, with a few threads, created on first use). Thread safety is
  *   stated for each type; kled_manager, kled_terminal and kled_exec_result
  *   may be shared by any number of threads.
- * - fork(): libkled's runtime threads are not copied into a child, so a
- *   child forked after the parent's first call that ran anything (create,
- *   get, start, execute, ...) cannot use libkled: such calls fail at once
- *   with KLED_ERR_INVALID_STATE (never hang), handles may still be freed
- *   (their memory is then kept, leaving the parent's terminals and commands
- *   alone), and exec results stay readable. Fork before the first call, or
- *   exec a new program in the child, and libkled works there as anywhere.
+ * - fork(): the same policy as kled's Python module. A child forked after
+ *   the parent used libkled uses it as any process does: its first call
+ *   starts a runtime of its own, and the parent's handles (managers,
+ *   terminals) work in it, reconnecting on their own; what the parent had
+ *   open is left alone, never closed. Exec streams stay the parent's: in
+ *   the child they fail with KLED_ERR_INVALID_STATE (and may be freed,
+ *   which leaves the parent's command running). A build whose tokio uses
+ *   parking_lot (not fork-safe) refuses instead: every call that needs the
+ *   runtime fails at once with KLED_ERR_INVALID_STATE there; fork before
+ *   the first call, or exec, to use libkled in the child.
+ * - Errors carry a hint when kled knows the next step: it ends the
+ *   message and kled_last_error_hint() gives it alone.
  * - A panic inside libkled (a bug) becomes KLED_ERR_PANIC; it never
  *   unwinds into C.
  * - Versions: KLED_VERSION and KLED_ABI_VERSION are those of this header;
@@ -336,6 +341,17 @@ extern "C" {
 const char *kled_last_error_message(void);
 
 /**
+ * What to do next about the last failed call on this thread, in terms of
+ * libkled's functions (e.g. "start it with kled_terminal_start() on
+ * terminal \"dev\""), as UTF-8; "" when kled had no hint. The same words end
+ * kled_last_error_message's message.
+ *
+ * Ownership and lifetime: as for kled_last_error_message (valid until the
+ * next failing call on this thread; never NULL). Thread-safe.
+ */
+const char *kled_last_error_hint(void);
+
+/**
  * A short stable name for a status: "ok", "not_found", "already_exists",
  * "invalid_argument", "runtime_unavailable", "invalid_state", "timeout",
  * "agent", "io", "config", "null_argument", "invalid_utf8", "panic", or
@@ -378,8 +394,8 @@ kled_status kled_manager_new(const char *state_dir,
 
 /**
  * Frees a manager. NULL: no-op. Does not stop or remove any terminal.
- * (In a child forked after libkled started, the memory is kept instead:
- * see the overview on fork.)
+ * (In a child forked after libkled started, the parent's connections are
+ * kept, never closed: see the overview on fork.)
  */
 void kled_manager_free(struct kled_manager *manager);
 
@@ -475,8 +491,8 @@ kled_status kled_manager_state_dir(const struct kled_manager *manager, char **pa
 /**
  * Frees a terminal handle (not the terminal). NULL: no-op.
  * Freeing twice, or using the handle afterwards, is undefined behaviour.
- * (In a child forked after libkled started, the memory is kept instead:
- * see the overview on fork.)
+ * (In a child forked after libkled started, the parent's connections are
+ * kept, never closed: see the overview on fork.)
  */
 void kled_terminal_free(struct kled_terminal *terminal);
 

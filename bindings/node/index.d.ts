@@ -281,56 +281,67 @@ export type KledErrorCode =
   | 'KLED_IO'
   | 'KLED_CONFIG';
 
+/** What a KledError is made with: ErrorOptions, and the hint. */
+export interface KledErrorOptions extends ErrorOptions {
+  hint?: string | null;
+}
+
 /** Base class of every error kled raises. */
 export class KledError extends Error {
-  constructor(message: string, code?: string, options?: ErrorOptions);
+  constructor(message: string, code?: string, options?: KledErrorOptions);
   readonly code: KledErrorCode | string;
+  /**
+   * The next step, when kled knows one, as a call on this package
+   * (e.g. `start it with (await manager.getTerminal("dev")).start()`); the
+   * message ends with it too. null otherwise.
+   */
+  readonly hint: string | null;
   /** Set by ExecResult.check(). */
   result?: ExecResult;
 }
 /** No terminal (or file) by that name. */
 export class NotFoundError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_NOT_FOUND';
 }
 /** A terminal by that name exists already. */
 export class AlreadyExistsError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_ALREADY_EXISTS';
 }
 /** A bad name, option, language, path or request. */
 export class InvalidArgumentError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_INVALID_ARGUMENT';
 }
 /** The runtime (or a program it needs) is not available on this machine. */
 export class RuntimeUnavailableError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_RUNTIME_UNAVAILABLE';
 }
 /** The terminal (or handle) is not in a state that allows the operation. */
 export class InvalidStateError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_INVALID_STATE';
 }
 /** A deadline passed before the operation finished. */
 export class TimeoutError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_TIMEOUT';
 }
 /** The agent or engine broke the conversation. */
 export class AgentError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_AGENT';
 }
 /** A file-system or OS error on the host. */
 export class IoError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_IO';
 }
 /** The configuration file or environment is wrong. */
 export class ConfigError extends KledError {
-  constructor(message: string, options?: ErrorOptions);
+  constructor(message: string, options?: KledErrorOptions);
   readonly code: 'KLED_CONFIG';
 }
 

@@ -28,12 +28,16 @@ const native = (() => {
 
 // ---------------------------------------------------------------- errors
 
-/** Base class of every error kled raises; `code` says which kind. */
+/**
+ * Base class of every error kled raises; `code` says which kind, `hint` the
+ * next step when kled knows one (the message ends with it too), else null.
+ */
 class KledError extends Error {
   constructor(message, code = 'KLED_ERROR', options) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    this.hint = (options && options.hint) ?? null;
   }
 }
 /** No terminal (or file) by that name. */
@@ -85,13 +89,15 @@ const ERRORS = {
   KLED_CONFIG: ConfigError,
 };
 
-// The addon reports core errors as "KLED_<KIND>: <message>".
+// The addon makes core errors with `code`, `hint` and `cause` set
+// (src/errors.rs); here they get the class of their code.
 function fromNative(e) {
-  if (e instanceof KledError) return e;
-  const m = e instanceof Error && /^(KLED_[A-Z_]+): ([\s\S]*)$/.exec(e.message);
-  if (!m) return e;
-  const Cls = ERRORS[m[1]];
-  return Cls ? new Cls(m[2]) : new KledError(m[2], m[1]);
+  if (e instanceof KledError || !(e instanceof Error) || typeof e.code !== 'string') return e;
+  if (!e.code.startsWith('KLED_')) return e;
+  const options = { hint: e.hint ?? null };
+  if (e.cause !== undefined) options.cause = fromNative(e.cause);
+  const Cls = ERRORS[e.code];
+  return Cls ? new Cls(e.message, options) : new KledError(e.message, e.code, options);
 }
 
 // Runs a native call; sync throws and rejections both come back as a
@@ -614,9 +620,10 @@ class Manager {
       if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
         throw invalid(`count must be a whole number, not ${describe(count)}`);
       }
+      // Whole numbers only (the addon takes a u32); the core judges the value, 0 included.
       const concurrency = optNumber('concurrency', o.concurrency);
-      if (concurrency != null && (!Number.isInteger(concurrency) || concurrency < 1)) {
-        throw invalid(`concurrency must be a positive whole number, not ${concurrency}`);
+      if (concurrency != null && (!Number.isInteger(concurrency) || concurrency < 0 || concurrency > 0xffffffff)) {
+        throw invalid(`concurrency must be a whole number, not ${concurrency}`);
       }
       return this.#native.createBulk(
         checkString('kind', kind),

@@ -1,13 +1,15 @@
-//! Command-line syntax (the contract in DESIGN.md).
+//! Command-line syntax (the contract in DESIGN.md): argument types only,
+//! importing nothing else of the CLI.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "kled",
     version,
-    long_version = crate::completions::version_text(),
+    long_version = version_text(),
     about = "Named, long-lived terminals for programs, people and AI agents"
 )]
 pub struct Cli {
@@ -30,16 +32,16 @@ pub enum Top {
     #[command(subcommand)]
     Neovim(NeovimCmd),
     /// Serve the terminals as Model Context Protocol tools (stdio, or streamable HTTP with --http).
-    Mcp(crate::mcp_cmd::McpArgs),
+    Mcp(McpArgs),
     /// Run code on the Code Interpreter API (LIBRECHAT_CODE_BASEURL); no terminal needed.
-    Code(crate::codeapi_cmd::RemoteCodeArgs),
+    Code(RemoteCodeArgs),
     /// Serve an API on kled terminals.
     #[command(subcommand)]
-    Serve(crate::codeapi_cmd::ServeCmd),
+    Serve(ServeCmd),
     /// Print a shell completion script on stdout: `kled completions bash > /etc/bash_completion.d/kled`.
-    Completions(crate::completions::CompletionsArgs),
+    Completions(CompletionsArgs),
     /// Print the man page kled.1 (or write every page with --out-dir).
-    Man(crate::completions::ManArgs),
+    Man(ManArgs),
 }
 
 impl Top {
@@ -271,4 +273,87 @@ pub struct NeovimBulkArgs {
     pub options: OptionArgs,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RemoteCodeArgs {
+    /// Language: py js ts c cpp java php rs go d f90 r bash, or a long name.
+    #[arg(long)]
+    pub lang: String,
+    /// Upload FILE first; the code finds it as /mnt/data/NAME. Repeatable.
+    #[arg(long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Save the files the run made into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Arguments for the program. Repeatable.
+    #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Give up after SECS (retries included).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Print the server's answer as JSON (session_id, stdout, stderr, files).
+    #[arg(long)]
+    pub json: bool,
+    /// The code, or "-" to read it from stdin.
+    pub code: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServeCmd {
+    /// LibreChat's Code Interpreter API on kled sandboxes; point LIBRECHAT_CODE_BASEURL at http://ADDR/v1.
+    Codeapi(ServeCodeApiArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeCodeApiArgs {
+    /// Listen on ADDR (HOST:PORT, or a bare PORT on 127.0.0.1). Default: codeapi.listen from the config.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Sandbox runtime (gvisor, container, kata). Default: codeapi.sandbox.kind from the config, else gvisor.
+    #[arg(long, value_name = "KIND")]
+    pub runtime: Option<String>,
+    /// Sandbox image. Default: codeapi.sandbox.options.image, else localhost/kled-debian.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct McpArgs {
+    /// Serve streamable HTTP on ADDR (e.g. 127.0.0.1:8765; port 0 picks a free port) instead of stdio.
+    /// The endpoint is http://ADDR/mcp. There is no authentication: keep ADDR on loopback.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish (also elvish, powershell).
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write kled.1 and one page per subcommand (kled-terminal-exec.1, ...)
+    /// into DIR, instead of kled.1 on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// `kled --version` (`-V` prints the first line only, and man pages use
+/// that): this build, the kled-agent embedded in it, and the agent protocol
+/// they speak. core/build.rs builds the embedded agent from
+/// this same workspace, so it carries the same crate version.
+pub fn version_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let agent = kled::agent::agent_bytes().len();
+        format!(
+            "{v}\nagent {v} (embedded static kled-agent, {:.1} MB)\nprotocol {}",
+            agent as f64 / 1_048_576.0,
+            kled::protocol::PROTOCOL_VERSION,
+            v = kled::VERSION,
+        )
+    })
 }

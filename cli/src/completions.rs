@@ -1,31 +1,14 @@
 //! Shell completions (clap_complete) and man pages (clap_mangen), generated
 //! from the command-line syntax in args.rs so that they cannot disagree with
-//! it; and the `--version` text. scripts/install-libkled.sh installs both.
+//! it. scripts/install-libkled.sh installs both.
 //!
 //! Neither needs a state dir, a configuration or a runtime: main.rs runs them
 //! before opening any.
 
-use crate::args::Cli;
-use clap::{Args, CommandFactory};
+use crate::args::{Cli, CompletionsArgs, ManArgs};
+use clap::CommandFactory;
 use kled::{Error, ErrorKind};
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-#[derive(Args, Debug)]
-pub struct CompletionsArgs {
-    /// The shell: bash, zsh, fish (also elvish, powershell).
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
-}
-
-#[derive(Args, Debug)]
-pub struct ManArgs {
-    /// Write kled.1 and one page per subcommand (kled-terminal-exec.1, ...)
-    /// into DIR, instead of kled.1 on stdout.
-    #[arg(long, value_name = "DIR")]
-    pub out_dir: Option<PathBuf>,
-}
 
 /// Prints the completion script for one shell on stdout.
 pub fn completions(a: &CompletionsArgs) -> kled::Result<u8> {
@@ -52,23 +35,6 @@ pub fn man(a: &ManArgs) -> kled::Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// `kled --version` (`-V` prints the first line only, and man pages use
-/// that): this build, the kled-agent embedded in it, and the agent protocol
-/// they speak. core/build.rs builds the embedded agent from
-/// this same workspace, so it carries the same crate version.
-pub fn version_text() -> &'static str {
-    static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| {
-        let agent = kled::agent::agent_bytes().len();
-        format!(
-            "{v}\nagent {v} (embedded static kled-agent, {:.1} MB)\nprotocol {}",
-            agent as f64 / 1_048_576.0,
-            kled::protocol::PROTOCOL_VERSION,
-            v = kled::VERSION,
-        )
-    })
 }
 
 fn write_stdout(bytes: &[u8]) -> kled::Result<()> {

@@ -2,10 +2,10 @@
 
 mod addr;
 mod args;
-mod codeapi_cmd;
 mod commands;
 mod completions;
-mod mcp_cmd;
+mod hint;
+mod input;
 mod output;
 mod tty;
 
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         return match result {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
-                eprintln!("kled: {e}");
+                eprintln!("kled: {}", hint::error_text(&e));
                 ExitCode::from(1)
             }
         };
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("kled: {e}");
+            eprintln!("kled: {}", hint::error_text(&e));
             ExitCode::from(failure)
         }
     }

@@ -184,7 +184,22 @@ fn bad_input_gets_clear_errors() {
     let o = h.run(&["terminal", "create", "x", "--opt", "novalue"]);
     assert!(stderr(&o).contains("expected KEY=VALUE"), "{}", stderr(&o));
     let o = h.run(&["terminal", "create", "x", "--runtime", "container"]);
-    assert!(stderr(&o).contains("needs an image"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs an image, e.g. localhost/kled-debian; pass one with `--image IMAGE`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = h.run(&["terminal", "start", "nosuch"]);
+    assert!(
+        stderr(&o).ends_with("no terminal named \"nosuch\"; `kled terminal list` shows the terminals that exist\n"),
+        "{}",
+        stderr(&o)
+    );
+    // The core's bulk rule: concurrency 0 is refused, not raised to 1.
+    let o = h.run(&["terminal", "bulk", "2", "--concurrency", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("concurrency must be at least 1"), "{}", stderr(&o));
+    assert_eq!(h.ok(&["terminal", "list", "--json"]).trim(), "[]");
     let cfg = h.path().join("bad.yaml");
     std::fs::write(&cfg, "librechat:\n  apikey: x\n").unwrap();
     let o = h.run(&["--config", cfg.to_str().unwrap(), "terminal", "list"]);

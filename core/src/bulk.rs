@@ -2,6 +2,7 @@
 //! `PREFIX-1..N`, all or nothing.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::hint::Hint;
 use crate::manager::Manager;
 use crate::name::validate_name;
 use crate::terminal::Terminal;
@@ -23,6 +24,8 @@ pub struct BulkRequest {
     pub prefix: Option<String>,
     /// Start each terminal too.
     pub start: bool,
+    /// How many terminals are made at once: at least 1 (0 is refused, not
+    /// taken to mean a default; leave the field at its default instead).
     pub concurrency: usize,
     /// Called with (done, total) as terminals are ready.
     pub progress: Option<Progress>,
@@ -40,15 +43,28 @@ impl BulkRequest {
             progress: None,
         }
     }
+
+    /// The rules every front end's bulk request obeys, checked in one place
+    /// (front ends pass values through): 1..=MAX_BULK terminals, at least one
+    /// at a time.
+    pub fn validate(&self) -> Result<()> {
+        if self.count == 0 || self.count > MAX_BULK {
+            return Err(Error::invalid(format!("bulk count must be between 1 and {MAX_BULK}, not {}", self.count)));
+        }
+        if self.concurrency == 0 {
+            return Err(Error::invalid(format!(
+                "bulk concurrency must be at least 1, not 0 (leave it out for the default, {DEFAULT_BULK_CONCURRENCY})"
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Manager {
     /// Creates `count` terminals. If any fails, the ones this call made are
     /// removed again and the first error is returned.
     pub async fn create_bulk(&self, req: BulkRequest) -> Result<Vec<Terminal>> {
-        if req.count == 0 || req.count > MAX_BULK {
-            return Err(Error::invalid(format!("bulk count must be between 1 and {MAX_BULK}, not {}", req.count)));
-        }
+        req.validate()?;
         let kind: crate::Kind = req.kind.parse()?;
         let prefix = req.prefix.clone().unwrap_or_else(|| kind.to_string());
         let names: Vec<String> = (1..=req.count).map(|i| format!("{prefix}-{i}")).collect();
@@ -57,10 +73,8 @@ impl Manager {
         }
         let taken: Vec<&str> = names.iter().filter(|n| self.exists(n)).map(String::as_str).collect();
         if !taken.is_empty() {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("terminals already exist: {}; pick another --prefix or remove them", taken.join(", ")),
-            ));
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("terminals already exist: {}", taken.join(", ")))
+                .with_hint(Hint::OtherBulkPrefix));
         }
         let done = AtomicUsize::new(0);
         let total = req.count;
@@ -84,7 +98,7 @@ impl Manager {
                     (name, result, made)
                 }
             })
-            .buffer_unordered(req.concurrency.max(1))
+            .buffer_unordered(req.concurrency)
             .collect()
             .await;
 
@@ -111,5 +125,23 @@ fn natural_key(name: &str) -> (String, u64) {
     match name.rsplit_once('-') {
         Some((p, n)) => (p.to_string(), n.parse().unwrap_or(0)),
         None => (name.to_string(), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_zero_and_counts_out_of_range_are_refused() {
+        let mut req = BulkRequest::new("local", 3);
+        assert!(req.validate().is_ok());
+        req.concurrency = 0;
+        let e = req.validate().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().contains("concurrency must be at least 1"), "{e}");
+        for count in [0, MAX_BULK + 1] {
+            assert!(BulkRequest::new("local", count).validate().unwrap_err().message().contains("bulk count"));
+        }
     }
 }

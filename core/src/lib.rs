@@ -48,6 +48,9 @@ mod editor;
 pub mod engine;
 mod error;
 mod exec;
+pub mod file_mode;
+pub mod fork;
+mod hint;
 mod kind;
 pub mod languages;
 pub mod librechat;
@@ -74,6 +77,7 @@ pub use exec::{
     timeout_from_secs, Command, ExecEvent, ExecRequest, ExecResult, ExitStatus, TtySize, DEFAULT_MAX_OUTPUT,
     MAX_TIMEOUT_SECS,
 };
+pub use hint::{with_hint, Hint};
 pub use kind::Kind;
 pub use manager::{Listing, Manager};
 pub use name::{validate_name, MAX_NAME_LEN};

@@ -249,9 +249,7 @@ impl Terminal {
     /// to the existing file's, else 0644.
     pub async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<()> {
         check_path(path)?;
-        if mode.is_some_and(|m| m > 0o7777) {
-            return Err(Error::invalid(format!("file mode {:o} is out of range", mode.unwrap())));
-        }
+        crate::file_mode::check(mode)?;
         let conn = self.connection().await?;
         conn.client.write_file(path, data, mode, true).await.map(|_| ()).map_err(|e| self.explain(e))
     }

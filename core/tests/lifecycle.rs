@@ -51,7 +51,8 @@ async fn lifecycle_is_idempotent_and_persistent() {
     assert_eq!(t.state().await.unwrap(), State::Created);
     let e = t.exec(ExecRequest::new("true")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidState);
-    assert!(e.message().contains("kled terminal start life"), "{e}");
+    assert_eq!(e.hint(), Some(&kled::Hint::StartTerminal { name: "life".into() }));
+    assert!(!e.message().contains("`kled"), "the core's words name no front end: {e}");
     t.start().await.unwrap();
     t.start().await.unwrap();
     assert_eq!(t.state().await.unwrap(), State::Running);

@@ -427,7 +427,7 @@ pub unsafe extern "C" fn kled_exec_stream_free(stream: *mut kled_exec_stream) {
         }
         // SAFETY: made by Box::into_raw in kled_exec_stream::boxed; freed once, per the contract.
         let stream = unsafe { Box::from_raw(stream) };
-        if stream.pid != std::process::id() || crate::runtime::inherited() {
+        if stream.pid != std::process::id() {
             // Inherited over fork(): dropping it would kill the parent's command
             // and touch the parent's runtime, which has no threads here.
             keep_forever(stream);

@@ -12,18 +12,20 @@ use std::ffi::CString;
 use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Why a call failed: the status C sees and the message it can read.
+/// Why a call failed: the status C sees, the message it can read and the
+/// core's hint in C terms (also at the end of the message).
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub status: kled_status,
     pub message: String,
+    pub hint: Option<String>,
 }
 
 pub(crate) type Result<T, E = Failure> = std::result::Result<T, E>;
 
 impl Failure {
     pub fn new(status: kled_status, message: impl Into<String>) -> Failure {
-        Failure { status, message: message.into() }
+        Failure { status, message: message.into(), hint: None }
     }
 
     pub fn null(argument: &str) -> Failure {
@@ -46,20 +48,31 @@ impl Failure {
 
 impl From<kled_core::Error> for Failure {
     fn from(e: kled_core::Error) -> Failure {
-        Failure::new(e.kind().into(), e.message())
+        let hint = e.hint().map(crate::hint::render);
+        Failure { status: e.kind().into(), message: kled_core::with_hint(e.message(), hint.as_deref()), hint }
     }
 }
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_HINT: RefCell<CString> = RefCell::new(CString::default());
 }
 
-fn set_last_error(message: &str) {
+fn c_text(text: &str) -> CString {
     // A message never has a NUL of its own in practice; if it did, C would
     // see it cut there, so replace it rather than lose the whole message.
-    let c = CString::new(message.replace('\0', "\u{fffd}")).unwrap_or_default();
-    // try_with: during thread teardown the slot may be gone; the status still tells.
-    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = c);
+    CString::new(text.replace('\0', "\u{fffd}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+fn set_last_error(message: &str) {
+    set_last_failure(message, None)
+}
+
+fn set_last_failure(message: &str, hint: Option<&str>) {
+    // try_with: during thread teardown the slots may be gone; the status still tells.
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = c_text(message));
+    let _ = LAST_HINT.try_with(|slot| *slot.borrow_mut() = c_text(hint.unwrap_or_default()));
 }
 
 /// What an export returns when its body failed before producing a value.
@@ -96,7 +109,7 @@ pub(crate) fn run<R: Fallback>(body: impl FnOnce() -> Result<R>) -> R {
     match outcome {
         Ok(value) => value,
         Err(failure) => {
-            set_last_error(&failure.message);
+            set_last_failure(&failure.message, failure.hint.as_deref());
             R::fallback(&failure)
         }
     }
@@ -132,6 +145,18 @@ pub extern "C" fn kled_last_error_message() -> *const c_char {
         // buffer lives in the thread-local until it is replaced by the next failure.
         Ok(LAST_ERROR.try_with(|slot| slot.borrow().as_ptr()).unwrap_or(b"\0".as_ptr().cast()))
     })
+}
+
+/// What to do next about the last failed call on this thread, in terms of
+/// libkled's functions (e.g. "start it with kled_terminal_start() on
+/// terminal \"dev\""), as UTF-8; "" when kled had no hint. The same words end
+/// kled_last_error_message's message.
+///
+/// Ownership and lifetime: as for kled_last_error_message (valid until the
+/// next failing call on this thread; never NULL). Thread-safe.
+#[no_mangle]
+pub extern "C" fn kled_last_error_hint() -> *const c_char {
+    ffi!([] { Ok(LAST_HINT.try_with(|slot| slot.borrow().as_ptr()).unwrap_or(b"\0".as_ptr().cast())) })
 }
 
 #[cfg(test)]
@@ -174,5 +199,20 @@ mod tests {
         assert_eq!(last(), "main thread");
         set_last_error("with\0nul");
         assert_eq!(last(), "with\u{fffd}nul");
+    }
+
+    #[test]
+    fn a_core_hint_ends_the_message_and_stands_alone() {
+        let hint = || unsafe { CStr::from_ptr(kled_last_error_hint()) }.to_str().unwrap().to_string();
+        let status: kled_status = run(|| -> Result<kled_status> {
+            Err(kled_core::Error::new(kled_core::ErrorKind::InvalidState, "terminal \"dev\" is stopped")
+                .with_hint(kled_core::Hint::StartTerminal { name: "dev".into() })
+                .into())
+        });
+        assert_eq!(status, KLED_ERR_INVALID_STATE);
+        assert_eq!(hint(), "start it with kled_terminal_start() on terminal \"dev\"");
+        assert_eq!(last(), format!("terminal \"dev\" is stopped; {}", hint()));
+        let _: kled_status = run(|| -> Result<kled_status> { Err(Failure::invalid("no hint here")) });
+        assert_eq!(hint(), "");
     }
 }

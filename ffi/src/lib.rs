@@ -42,13 +42,17 @@ mod args;
 
 mod runtime;
 
+mod process;
+
+mod hint;
+
 pub use buf::{kled_buf, kled_buf_free, kled_string_free};
 pub use exec::{
     kled_event, kled_event_kind, kled_exec_result, kled_exec_result_exit, kled_exec_result_free,
     kled_exec_result_stderr, kled_exec_result_stdout, kled_exec_stream, kled_exec_stream_free, kled_exec_stream_next,
     kled_exec_stream_signal, kled_exit,
 };
-pub use guard::kled_last_error_message;
+pub use guard::{kled_last_error_hint, kled_last_error_message};
 pub use manager::*;
 pub use status::{kled_status, kled_status_name};
 pub use terminal::*;

@@ -2,13 +2,16 @@
 
 use crate::args::{json, opt_host_path, opt_text, owned_json, put, text};
 use crate::guard::{Failure, Result};
+use crate::process::ProcessManager;
 use crate::runtime::block_on;
 use crate::status::*;
 use crate::terminal::kled_terminal;
+use kled_core::fork::PerProcess;
 use kled_core::{BulkRequest, Config, Manager};
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 /// The entry point: a state directory (where terminal records live) and a
 /// configuration.
@@ -18,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 /// its state); using the manager pointer itself after kled_manager_free is
 /// undefined behaviour.
 pub struct kled_manager {
-    pub(crate) inner: Manager,
+    pub(crate) inner: Arc<ProcessManager>,
 }
 
 /// Options JSON for a terminal: NULL means none (`{}`).
@@ -53,7 +56,9 @@ pub unsafe extern "C" fn kled_manager_new(
         // SAFETY: NULL or NUL-terminated, per the header.
         let (state_dir, config_path) = unsafe { (opt_host_path(state_dir), opt_host_path(config_path)) };
         let config = Config::load(config_path.as_deref())?;
-        let inner = Manager::new(state_dir, config)?;
+        let manager = Manager::new(state_dir, config.clone())?;
+        let root = manager.state_dir().to_path_buf();
+        let inner = Arc::new(ProcessManager { root, config, manager: PerProcess::new(manager) });
         // SAFETY: as above.
         unsafe { put(manager_out, Box::into_raw(Box::new(kled_manager { inner }))) };
         Ok(KLED_OK)
@@ -61,17 +66,15 @@ pub unsafe extern "C" fn kled_manager_new(
 }
 
 /// Frees a manager. NULL: no-op. Does not stop or remove any terminal.
-/// (In a child forked after libkled started, the memory is kept instead:
-/// see the overview on fork.)
+/// (In a child forked after libkled started, the parent's connections are
+/// kept, never closed: see the overview on fork.)
 #[no_mangle]
 pub unsafe extern "C" fn kled_manager_free(manager: *mut kled_manager) {
     ffi!([] {
         if !manager.is_null() {
             // SAFETY: made by Box::into_raw in kled_manager_new; freed once, per the contract.
-            let manager = unsafe { Box::from_raw(manager) };
-            if crate::runtime::inherited() {
-                crate::runtime::keep_forever(manager);
-            }
+            // In a forked child, PerProcess leaks the parent's core manager.
+            drop(unsafe { Box::from_raw(manager) });
         }
         Ok(())
     })
@@ -100,11 +103,11 @@ pub unsafe extern "C" fn kled_manager_create_terminal(
         // SAFETY: checked non-NULL; the caller provides a writable slot.
         unsafe { put(terminal_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; a live manager and NUL-terminated strings, per the header.
-        let (manager, kind, name) = unsafe { (&(*manager).inner, text(kind, "kind")?, text(name, "name")?) };
+        let (shared, kind, name) = unsafe { (&(*manager).inner, text(kind, "kind")?, text(name, "name")?) };
         let options = options(options_json)?;
-        let t = block_on(manager.create_terminal(kind, name, options))??;
+        let t = block_on(shared.get()?.create_terminal(kind, name, options))??;
         // SAFETY: as above.
-        unsafe { put(terminal_out, kled_terminal::boxed(t)?) };
+        unsafe { put(terminal_out, kled_terminal::boxed(t, shared)?) };
         Ok(KLED_OK)
     })
 }
@@ -124,10 +127,10 @@ pub unsafe extern "C" fn kled_manager_get_terminal(
         // SAFETY: checked non-NULL; the caller provides a writable slot.
         unsafe { put(terminal_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; live manager, NUL-terminated name.
-        let (manager, name) = unsafe { (&(*manager).inner, text(name, "name")?) };
-        let t = block_on(manager.get_terminal(name))??;
+        let (shared, name) = unsafe { (&(*manager).inner, text(name, "name")?) };
+        let t = block_on(shared.get()?.get_terminal(name))??;
         // SAFETY: as above.
-        unsafe { put(terminal_out, kled_terminal::boxed(t)?) };
+        unsafe { put(terminal_out, kled_terminal::boxed(t, shared)?) };
         Ok(KLED_OK)
     })
 }
@@ -149,7 +152,7 @@ pub unsafe extern "C" fn kled_manager_list_terminals(
         // SAFETY: checked non-NULL; the caller provides a writable slot.
         unsafe { put(json_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; a live manager.
-        let manager = unsafe { &(*manager).inner };
+        let manager = unsafe { &(*manager).inner }.get()?;
         let listing = block_on(manager.list_terminals())??;
         let problems: Vec<serde_json::Value> = listing
             .problems
@@ -174,7 +177,7 @@ pub unsafe extern "C" fn kled_manager_remove_terminal(
 ) -> kled_status {
     ffi!([manager, name] {
         // SAFETY: checked non-NULL; live manager, NUL-terminated name.
-        let (manager, name) = unsafe { (&(*manager).inner, text(name, "name")?) };
+        let (manager, name) = unsafe { ((*manager).inner.get()?, text(name, "name")?) };
         block_on(manager.remove_terminal(name))??;
         Ok(KLED_OK)
     })
@@ -207,7 +210,7 @@ pub unsafe extern "C" fn kled_manager_create_bulk(
         unsafe { put(names_json_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL (prefix may be NULL); live manager, NUL-terminated strings.
         let (manager, kind, prefix) =
-            unsafe { (&(*manager).inner, text(kind, "kind")?, opt_text(prefix, "prefix")?) };
+            unsafe { ((*manager).inner.get()?, text(kind, "kind")?, opt_text(prefix, "prefix")?) };
         let mut req = BulkRequest::new(kind, count);
         req.options = options(options_json)?;
         req.prefix = prefix.map(str::to_string);
@@ -234,7 +237,7 @@ pub unsafe extern "C" fn kled_manager_providers(
         // SAFETY: checked non-NULL; the caller provides a writable slot.
         unsafe { put(json_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; a live manager.
-        let providers = unsafe { &(*manager).inner }.providers();
+        let providers = unsafe { &(*manager).inner }.get()?.providers();
         // SAFETY: as above.
         unsafe { put(json_out, owned_json(&providers)?) };
         Ok(KLED_OK)
@@ -254,7 +257,7 @@ pub unsafe extern "C" fn kled_manager_state_dir(
         // SAFETY: checked non-NULL; the caller provides a writable slot.
         unsafe { put(path_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; a live manager.
-        let dir = unsafe { &(*manager).inner }.state_dir();
+        let dir = unsafe { &(*manager).inner }.root.as_path();
         // A host path: handed over as its bytes, which need not be UTF-8.
         let bytes = dir.as_os_str().as_bytes().to_vec();
         let s = CString::new(bytes).map_err(|_| Failure::invalid("the state directory contains a NUL byte"))?;

@@ -1,83 +1,30 @@
 //! The tokio runtime of libkled, one per process, made on first use.
 //!
-//! fork(): the child inherits this static but none of the runtime's
-//! threads. It cannot use the inherited runtime (nothing would ever poll
-//! it), and it cannot safely build a new one either: fork() copies the
-//! process while the runtime's threads may be half-way through taking a
-//! lock, and with tokio built with `parking_lot` (which the workspace's
-//! dependencies turn on) every lock in the process shares one global
-//! parking table, so the child can hang or abort on any lock at all (seen
-//! in tests: `parking_lot_core` assertions and hangs in the child's
-//! runtime). A child of a process that started libkled's runtime therefore
-//! gets a clear error from every call that needs it, and never touches the
-//! inherited state; a process that forks before its first such call, or a
-//! child that execs, uses libkled normally.
-//!
-//! The runtime is published through an atomic pointer, not a mutex: a mutex
-//! held by a parent thread at the moment of fork() would stay locked
-//! forever in the child.
+//! fork(): the policy is the core's (`kled_core::fork`), the same as the
+//! Python module's. A child forked after libkled started gets a runtime of
+//! its own on first use, and its handles get core handles of their own (the
+//! parent's are leaked in the child, never used or dropped: their tasks ran
+//! on the parent's threads). Only a build whose tokio uses parking_lot
+//! refuses to run in such a child, with a clear error. Streams started by the
+//! parent stay the parent's (exec.rs).
 
 use crate::guard::{Failure, Result};
-use crate::status::{KLED_ERR_INVALID_STATE, KLED_ERR_IO};
+use kled_core::fork::ProcessRuntime;
 use std::future::Future;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use tokio::runtime::Runtime;
 
-struct Entry {
-    /// The process that built the runtime.
-    pid: u32,
-    runtime: Runtime,
-}
-
-static CURRENT: AtomicPtr<Entry> = AtomicPtr::new(ptr::null_mut());
+static RUNTIME: ProcessRuntime = ProcessRuntime::new();
 
 /// The runtime of this process.
 pub(crate) fn get() -> Result<&'static Runtime> {
-    loop {
-        let current = CURRENT.load(Ordering::Acquire);
-        // SAFETY: a published entry is never freed.
-        if let Some(entry) = unsafe { current.as_ref() } {
-            let pid = std::process::id();
-            if entry.pid != pid {
-                return Err(Failure::new(
-                    KLED_ERR_INVALID_STATE,
-                    format!(
-                        "libkled was started by process {} before it forked this one ({pid}); a forked child cannot \
-                         use it, because fork() copies none of its threads: exec a new program, or fork before the \
-                         first kled call",
-                        entry.pid
-                    ),
-                ));
-            }
-            return Ok(&entry.runtime);
-        }
-        let fresh = Box::into_raw(Box::new(Entry { pid: std::process::id(), runtime: build()? }));
-        match CURRENT.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
-            // SAFETY: just published; never freed.
-            Ok(_) => return Ok(unsafe { &(*fresh).runtime }),
-            // Another thread got there first: use its runtime.
-            // SAFETY: `fresh` was never published, so this thread owns it.
-            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
-        }
-    }
+    RUNTIME.get(build).map_err(Failure::from)
 }
 
-/// True in a child forked after this library started its runtime: there,
-/// dropping a handle that may hold agent connections would act on the
-/// parent's runtime (which has no threads here), so handles are kept instead.
-pub(crate) fn inherited() -> bool {
-    // SAFETY: a published entry is never freed.
-    unsafe { CURRENT.load(Ordering::Acquire).as_ref() }.is_some_and(|e| e.pid != std::process::id())
-}
-
-fn build() -> Result<Runtime> {
+fn build() -> std::io::Result<Runtime> {
     init_logging();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("kled-ffi")
-        .build()
-        .map_err(|e| Failure::new(KLED_ERR_IO, format!("cannot start libkled's async runtime: {e}")))
+    tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("kled-ffi").build()
 }
 
 /// Something a forked child must neither use nor drop (its drop would act on
@@ -128,7 +75,7 @@ mod tests {
             .map(|h| h.join().unwrap())
             .collect();
         assert!(others.iter().all(|&b| b == a));
-        assert!(!inherited());
+        assert!(!RUNTIME.inherited());
         assert_eq!(block_on(async { 6 * 7 }).unwrap(), 42);
     }
 }

@@ -4,11 +4,14 @@ use crate::args::{bytes, json, owned_json, put, text};
 use crate::buf::kled_buf;
 use crate::exec::{exec_request, kled_exec_result, kled_exec_stream};
 use crate::guard::{Failure, Result};
+use crate::process::ProcessManager;
 use crate::runtime::block_on;
 use crate::status::*;
-use kled_core::{CodeRequest, State, Terminal};
+use kled_core::fork::PerProcess;
+use kled_core::{CodeRequest, Kind, State, Terminal};
 use std::ffi::CString;
 use std::os::raw::c_char;
+use std::sync::Arc;
 
 /// A handle on one named terminal. Freeing the handle (kled_terminal_free)
 /// does not stop or remove the terminal, which lives in the state directory
@@ -18,16 +21,30 @@ use std::os::raw::c_char;
 /// at once (e.g. several kled_terminal_execute in parallel); it must not be
 /// freed while another thread uses it.
 pub struct kled_terminal {
-    pub(crate) inner: Terminal,
+    /// This process's core handle (kled_core::fork: made again in a forked child).
+    inner: PerProcess<Terminal>,
+    /// Where a forked child gets its core handle from.
+    manager: Arc<ProcessManager>,
     /// The name, NUL-terminated, lent by kled_terminal_name.
     name: CString,
+    kind: Kind,
 }
 
 impl kled_terminal {
-    pub(crate) fn boxed(inner: Terminal) -> Result<*mut kled_terminal> {
+    pub(crate) fn boxed(inner: Terminal, manager: &Arc<ProcessManager>) -> Result<*mut kled_terminal> {
         // Names are validated by the core ([A-Za-z0-9_.-]), so never contain NUL.
         let name = CString::new(inner.name()).map_err(|_| Failure::invalid("terminal name contains NUL"))?;
-        Ok(Box::into_raw(Box::new(kled_terminal { inner, name })))
+        let kind = inner.kind();
+        let handle = kled_terminal { inner: PerProcess::new(inner), manager: Arc::clone(manager), name, kind };
+        Ok(Box::into_raw(Box::new(handle)))
+    }
+
+    /// This process's core handle on the terminal.
+    fn core(&self) -> Result<Terminal> {
+        self.inner.get(|| {
+            let name = self.name.to_str().map_err(|_| Failure::invalid("terminal name is not UTF-8"))?;
+            Ok(block_on(self.manager.get()?.get_terminal(name))??)
+        })
     }
 }
 
@@ -61,25 +78,22 @@ impl From<State> for kled_state {
 ///
 /// # Safety
 /// `t` is non-NULL and a live handle from this library.
-unsafe fn core_terminal<'a>(t: *const kled_terminal) -> &'a Terminal {
+unsafe fn core_terminal(t: *const kled_terminal) -> Result<Terminal> {
     // SAFETY: per this function's contract.
-    unsafe { &(*t).inner }
+    unsafe { &*t }.core()
 }
 
 /// Frees a terminal handle (not the terminal). NULL: no-op.
 /// Freeing twice, or using the handle afterwards, is undefined behaviour.
-/// (In a child forked after libkled started, the memory is kept instead:
-/// see the overview on fork.)
+/// (In a child forked after libkled started, the parent's connections are
+/// kept, never closed: see the overview on fork.)
 #[no_mangle]
 pub unsafe extern "C" fn kled_terminal_free(terminal: *mut kled_terminal) {
     ffi!([] {
         if !terminal.is_null() {
             // SAFETY: made by Box::into_raw in kled_terminal::boxed; freed once, per the contract.
-            let terminal = unsafe { Box::from_raw(terminal) };
-            if crate::runtime::inherited() {
-                // Its manager may hold connections whose drop would act on the parent's runtime.
-                crate::runtime::keep_forever(terminal);
-            }
+            // In a forked child, PerProcess leaks the parent's core handle.
+            drop(unsafe { Box::from_raw(terminal) });
         }
         Ok(())
     })
@@ -112,7 +126,7 @@ pub unsafe extern "C" fn kled_terminal_kind(
 ) -> kled_status {
     ffi!([terminal, kind_out] {
         // SAFETY: checked non-NULL; a live handle.
-        let kind = unsafe { core_terminal(terminal) }.kind();
+        let kind = unsafe { &*terminal }.kind;
         let name = kind_name(kind);
         // SAFETY: checked non-NULL; a writable slot.
         unsafe { put(kind_out, name.as_ptr().cast()) };
@@ -157,7 +171,7 @@ pub unsafe extern "C" fn kled_terminal_state(
 ) -> kled_status {
     ffi!([terminal, state_out] {
         // SAFETY: checked non-NULL; a live handle.
-        let state = block_on(unsafe { core_terminal(terminal) }.state())??;
+        let state = block_on(unsafe { core_terminal(terminal) }?.state())??;
         // SAFETY: checked non-NULL; a writable slot.
         unsafe { put(state_out, state.into()) };
         Ok(KLED_OK)
@@ -175,7 +189,7 @@ pub unsafe extern "C" fn kled_terminal_info(terminal: *const kled_terminal, json
         // SAFETY: checked non-NULL; a writable slot.
         unsafe { put(json_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; a live handle.
-        let info = block_on(unsafe { core_terminal(terminal) }.info())??;
+        let info = block_on(unsafe { core_terminal(terminal) }?.info())??;
         // SAFETY: as above.
         unsafe { put(json_out, owned_json(&info)?) };
         Ok(KLED_OK)
@@ -192,7 +206,7 @@ pub unsafe extern "C" fn kled_terminal_info(terminal: *const kled_terminal, json
 pub unsafe extern "C" fn kled_terminal_start(terminal: *const kled_terminal) -> kled_status {
     ffi!([terminal] {
         // SAFETY: checked non-NULL; a live handle.
-        block_on(unsafe { core_terminal(terminal) }.start())??;
+        block_on(unsafe { core_terminal(terminal) }?.start())??;
         Ok(KLED_OK)
     })
 }
@@ -204,7 +218,7 @@ pub unsafe extern "C" fn kled_terminal_start(terminal: *const kled_terminal) -> 
 pub unsafe extern "C" fn kled_terminal_stop(terminal: *const kled_terminal) -> kled_status {
     ffi!([terminal] {
         // SAFETY: checked non-NULL; a live handle.
-        block_on(unsafe { core_terminal(terminal) }.stop())??;
+        block_on(unsafe { core_terminal(terminal) }?.stop())??;
         Ok(KLED_OK)
     })
 }
@@ -218,7 +232,7 @@ pub unsafe extern "C" fn kled_terminal_stop(terminal: *const kled_terminal) -> k
 pub unsafe extern "C" fn kled_terminal_remove(terminal: *const kled_terminal) -> kled_status {
     ffi!([terminal] {
         // SAFETY: checked non-NULL; a live handle.
-        block_on(unsafe { core_terminal(terminal) }.remove())??;
+        block_on(unsafe { core_terminal(terminal) }?.remove())??;
         Ok(KLED_OK)
     })
 }
@@ -282,7 +296,7 @@ unsafe fn execute(
     // SAFETY: per this function's contract.
     unsafe { put(result_out, std::ptr::null_mut()) };
     // SAFETY: per this function's contract.
-    let (t, spec) = unsafe { (core_terminal(t), text(spec_json, "spec_json")?) };
+    let (t, spec) = unsafe { (core_terminal(t)?, text(spec_json, "spec_json")?) };
     let req = exec_request(spec, stdin)?;
     let result = block_on(t.exec(req))??;
     // SAFETY: per this function's contract.
@@ -340,7 +354,7 @@ unsafe fn exec_stream(
     // SAFETY: per this function's contract.
     unsafe { put(stream_out, std::ptr::null_mut()) };
     // SAFETY: per this function's contract.
-    let (t, spec) = unsafe { (core_terminal(t), text(spec_json, "spec_json")?) };
+    let (t, spec) = unsafe { (core_terminal(t)?, text(spec_json, "spec_json")?) };
     let req = exec_request(spec, stdin)?;
     let stream = block_on(t.exec_stream(req))??;
     // SAFETY: per this function's contract.
@@ -366,7 +380,7 @@ pub unsafe extern "C" fn kled_terminal_run_code(
         // SAFETY: checked non-NULL; a writable slot.
         unsafe { put(result_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; live handle, NUL-terminated strings.
-        let (t, lang, code) = unsafe { (core_terminal(terminal), text(lang, "lang")?, text(code, "code")?) };
+        let (t, lang, code) = unsafe { (core_terminal(terminal)?, text(lang, "lang")?, text(code, "code")?) };
         let result = block_on(t.run_code(lang, code))??;
         // SAFETY: as above.
         unsafe { put(result_out, kled_exec_result::boxed(result)) };
@@ -407,7 +421,7 @@ pub unsafe extern "C" fn kled_terminal_run_code_with(
         // SAFETY: checked non-NULL; a writable slot.
         unsafe { put(result_out, std::ptr::null_mut()) };
         // SAFETY: checked non-NULL; a live handle and a NUL-terminated string.
-        let (t, request) = unsafe { (core_terminal(terminal), text(request_json, "request_json")?) };
+        let (t, request) = unsafe { (core_terminal(terminal)?, text(request_json, "request_json")?) };
         let req: CodeRequest = serde_json::from_value(json(request, "request_json")?)
             .map_err(|e| Failure::invalid(format!("request_json is not a valid code request: {e}")))?;
         let result = block_on(t.run_code_with(req))??;
@@ -435,7 +449,7 @@ pub unsafe extern "C" fn kled_terminal_read_file(
         // SAFETY: checked non-NULL; a writable slot.
         unsafe { put(data_out, kled_buf::EMPTY) };
         // SAFETY: checked non-NULL; live handle, NUL-terminated path.
-        let (t, path) = unsafe { (core_terminal(terminal), text(path, "path")?) };
+        let (t, path) = unsafe { (core_terminal(terminal)?, text(path, "path")?) };
         let data = block_on(t.read_file(path))??;
         // SAFETY: as above.
         unsafe { put(data_out, kled_buf::from_vec(data)) };
@@ -460,7 +474,7 @@ pub unsafe extern "C" fn kled_terminal_write_file(
 ) -> kled_status {
     ffi!([terminal, path] {
         // SAFETY: checked non-NULL; live handle, NUL-terminated path; data readable for len.
-        let (t, path, data) = unsafe { (core_terminal(terminal), text(path, "path")?, bytes(data, len, "data")?) };
+        let (t, path, data) = unsafe { (core_terminal(terminal)?, text(path, "path")?, bytes(data, len, "data")?) };
         let mode = match mode {
             -1 => None,
             m if m < 0 => return Err(Failure::invalid(format!("file mode {m} is negative (use -1 for the default)"))),

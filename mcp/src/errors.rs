@@ -2,7 +2,7 @@
 //! `CallToolResult` (never an MCP protocol error), so that the model reads
 //! the message and a hint in the tools' own terms: which tool to call next.
 
-use kled::{Error, ErrorKind};
+use kled::{Error, ErrorKind, Hint};
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// What a tool returns: its result, or a tool error (both are results for
@@ -26,24 +26,46 @@ pub(crate) fn cancelled(what: &str) -> CallToolResult {
 /// The core's message with a hint appended, as one sentence after another.
 fn with_hint(e: &Error, hint: &str) -> CallToolResult {
     let message = e.message().trim_end();
+    let hint = if hint.trim().is_empty() { "" } else { hint };
     let stop = if hint.is_empty() || message.ends_with(['.', '!', '?']) { "" } else { "." };
     tool_error(e.kind().as_str(), format!("{message}{stop}{hint}"))
 }
 
-/// A core error as a tool error, with a hint in the tools' own terms.
-/// `terminal` names the terminal the call was about, when there is one.
-pub(crate) fn core_error(e: &Error, terminal: Option<&str>) -> CallToolResult {
-    let hint = match (e.kind(), terminal) {
-        (ErrorKind::InvalidState, Some(name)) => {
-            format!(" Call start_terminal with {{\"name\": {name:?}}} to start it.")
+/// The core's hint as the tool call that acts on it: the one place MCP
+/// spells out a next step for a core error.
+pub(crate) fn render_hint(hint: &Hint) -> String {
+    match hint {
+        Hint::StartTerminal { name } => format!("Call start_terminal with {{\"name\": {name:?}}} to start it."),
+        Hint::RemoveTerminal { name } => {
+            format!("Call remove_terminal with {{\"name\": {name:?}}} to clean up its record.")
         }
-        (ErrorKind::RuntimeUnavailable, _) => " Call providers to see which kinds of terminal work here.".into(),
-        (ErrorKind::AlreadyExists, _) => {
-            " Pick another name, or use the existing terminal (list_terminals shows it).".into()
+        Hint::ListTerminals => "Call list_terminals to see the terminals that exist.".into(),
+        Hint::ListProviders => "Call providers to see which kinds of terminal work here.".into(),
+        Hint::RestartNeovim { name } => {
+            format!("Call start_terminal with {{\"name\": {name:?}}} to start a new Neovim.")
+        }
+        Hint::SetOption { option, value } => {
+            format!("Pass {{\"options\": {{{option:?}: {value:?}}}}} to create_terminal.")
+        }
+        Hint::OtherBulkPrefix => "Pick other names, or remove those terminals with remove_terminal.".into(),
+        other => format!("Next: {other}."),
+    }
+}
+
+/// A core error as a tool error, with a hint in the tools' own terms: the
+/// core's, else one by kind. `terminal` names the terminal the call was
+/// about, when there is one.
+pub(crate) fn core_error(e: &Error, terminal: Option<&str>) -> CallToolResult {
+    let hint = match (e.hint(), e.kind(), terminal) {
+        (Some(h), _, _) => render_hint(h),
+        (None, ErrorKind::InvalidState, Some(name)) => render_hint(&Hint::StartTerminal { name: name.into() }),
+        (None, ErrorKind::RuntimeUnavailable, _) => render_hint(&Hint::ListProviders),
+        (None, ErrorKind::AlreadyExists, _) => {
+            "Pick another name, or use the existing terminal (list_terminals shows it).".into()
         }
         _ => String::new(),
     };
-    with_hint(e, &hint)
+    with_hint(e, &format!(" {hint}"))
 }
 
 /// A failed Code Interpreter call as a tool error. The core's message names
@@ -90,5 +112,21 @@ mod tests {
             let r = check_id("session_id", bad).unwrap_err();
             assert!(text_of(&r).contains("code_interpreter_run returned"), "{}", text_of(&r));
         }
+    }
+
+    #[test]
+    fn hints_become_tool_calls_once() {
+        let e = Error::new(ErrorKind::InvalidState, "terminal \"dev\" is stopped")
+            .with_hint(Hint::StartTerminal { name: "dev".into() });
+        let text = text_of(&core_error(&e, Some("dev")));
+        assert_eq!(text, "terminal \"dev\" is stopped. Call start_terminal with {\"name\": \"dev\"} to start it.");
+        let e = Error::new(ErrorKind::InvalidArgument, "a container terminal needs an image")
+            .with_hint(Hint::SetOption { option: "image".into(), value: "IMAGE".into() });
+        assert!(
+            text_of(&core_error(&e, None)).ends_with("Pass {\"options\": {\"image\": \"IMAGE\"}} to create_terminal.")
+        );
+        let e = Error::new(ErrorKind::RuntimeUnavailable, "no engine");
+        assert_eq!(text_of(&core_error(&e, None)).matches("Call providers").count(), 1);
+        assert_eq!(text_of(&core_error(&Error::new(ErrorKind::Io, "disk full"), None)), "disk full");
     }
 }

@@ -3,12 +3,12 @@
 //! This addon exposes the core's Manager, Terminal and ExecStream as small
 //! native classes; `index.js` (hand-written) wraps them in the public API,
 //! maps errors to `Error` subclasses and shapes results. Every I/O method
-//! here is an `async fn`: napi-rs runs it on the addon's own tokio runtime
-//! (created on first use) and settles a Promise on the JS thread, so the
-//! event loop never waits for kled.
+//! here returns a Promise (errors::promise): napi-rs runs the work on the
+//! addon's own tokio runtime (created on first use) and settles the Promise
+//! on the JS thread, so the event loop never waits for kled.
 //!
-//! Errors cross as `Error`s whose message is `KLED_<KIND>: <message>`;
-//! index.js turns them into `KledError` subclasses with a `code`.
+//! Errors cross as JS errors the addon makes with `code`, `hint` and `cause`
+//! properties (errors.rs); index.js picks the `KledError` subclass by `code`.
 //!
 //! Handles: a native object holds a clone of the core handle until it is
 //! garbage-collected or `close()`d, whichever comes first.
@@ -22,33 +22,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-// -- errors --
+mod errors;
 
-fn code_of(kind: kled::ErrorKind) -> String {
-    format!("KLED_{}", kind.as_str().to_ascii_uppercase())
-}
+use errors::{invalid, promise, sync};
 
-fn to_napi(e: kled::Error) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, format!("{}: {}", code_of(e.kind()), e.message()))
-}
-
-fn kerr(kind: kled::ErrorKind, message: impl Into<String>) -> napi::Error {
-    to_napi(kled::Error::new(kind, message))
-}
-
-fn invalid(message: impl Into<String>) -> napi::Error {
-    kerr(kled::ErrorKind::InvalidArgument, message)
-}
-
-trait OrNapi<T> {
-    fn or_napi(self) -> Result<T>;
-}
-
-impl<T> OrNapi<T> for kled::Result<T> {
-    fn or_napi(self) -> Result<T> {
-        self.map_err(to_napi)
-    }
-}
+type Result<T, E = kled::Error> = std::result::Result<T, E>;
 
 fn parse_json(what: &str, text: Option<String>) -> Result<serde_json::Value> {
     match text {
@@ -58,7 +36,7 @@ fn parse_json(what: &str, text: Option<String>) -> Result<serde_json::Value> {
 }
 
 fn to_json(v: impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(&v).map_err(|e| napi::Error::from_reason(format!("cannot serialize: {e}")))
+    serde_json::to_string(&v).map_err(|e| kled::Error::new(kled::ErrorKind::Io, format!("cannot serialize: {e}")))
 }
 
 /// A positive number of milliseconds as a Duration.
@@ -127,20 +105,33 @@ impl NativeManager {
     /// `config_path`: a YAML file; `config_json`: the configuration itself
     /// (JSON is YAML). Neither: `$KLED_CONFIG` or the default file.
     #[napi(constructor)]
-    pub fn new(state_dir: Option<String>, config_path: Option<String>, config_json: Option<String>) -> Result<Self> {
+    pub fn new(
+        env: &Env,
+        state_dir: Option<String>,
+        config_path: Option<String>,
+        config_json: Option<String>,
+    ) -> napi::Result<Self> {
+        sync(env, Self::open(state_dir, config_path, config_json))
+    }
+
+    fn open(state_dir: Option<String>, config_path: Option<String>, config_json: Option<String>) -> Result<Self> {
         let config = match (config_path, config_json) {
             (Some(_), Some(_)) => return Err(invalid("give the config as a file path or as an object, not both")),
-            (None, Some(text)) => kled::Config::from_yaml(&text, "the config option").or_napi()?,
-            (path, None) => kled::Config::load(path.as_deref().map(std::path::Path::new)).or_napi()?,
+            (None, Some(text)) => kled::Config::from_yaml(&text, "the config option")?,
+            (path, None) => kled::Config::load(path.as_deref().map(std::path::Path::new))?,
         };
-        let manager = kled::Manager::new(state_dir.map(Into::into), config).or_napi()?;
+        let manager = kled::Manager::new(state_dir.map(Into::into), config)?;
         let state_dir = manager.state_dir().display().to_string();
         LIVE_MANAGERS.fetch_add(1, Ordering::Relaxed);
         Ok(NativeManager { inner: RwLock::new(Some(manager)), state_dir })
     }
 
     fn get(&self) -> Result<kled::Manager> {
-        self.inner.read().unwrap().clone().ok_or_else(|| kerr(kled::ErrorKind::InvalidState, "this Manager was closed"))
+        self.inner
+            .read()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| kled::Error::new(kled::ErrorKind::InvalidState, "this Manager was closed"))
     }
 
     #[napi(getter)]
@@ -161,70 +152,83 @@ impl NativeManager {
     }
 
     #[napi]
-    pub async fn create_terminal(
+    pub fn create_terminal<'env>(
         &self,
+        env: &'env Env,
         kind: String,
         name: String,
         options_json: Option<String>,
-    ) -> Result<NativeTerminal> {
-        let m = self.get()?;
-        let options = parse_json("options", options_json)?;
-        let t = m.create_terminal(&kind, &name, options).await.or_napi()?;
-        Ok(NativeTerminal::new(t))
+    ) -> napi::Result<PromiseRaw<'env, NativeTerminal>> {
+        let m = self.get();
+        promise(env, async move {
+            let options = parse_json("options", options_json)?;
+            Ok(NativeTerminal::new(m?.create_terminal(&kind, &name, options).await?))
+        })
     }
 
     #[napi]
-    pub async fn get_terminal(&self, name: String) -> Result<NativeTerminal> {
-        let m = self.get()?;
-        Ok(NativeTerminal::new(m.get_terminal(&name).await.or_napi()?))
+    pub fn get_terminal<'env>(&self, env: &'env Env, name: String) -> napi::Result<PromiseRaw<'env, NativeTerminal>> {
+        let m = self.get();
+        promise(env, async move { Ok(NativeTerminal::new(m?.get_terminal(&name).await?)) })
     }
 
     /// `{"terminals": [TerminalInfo...], "problems": [{name, error}...]}`
     #[napi]
-    pub async fn list_terminals(&self) -> Result<String> {
-        let m = self.get()?;
-        let listing = m.list_terminals().await.or_napi()?;
-        let problems: Vec<serde_json::Value> =
-            listing.problems.iter().map(|p| serde_json::json!({ "name": p.name, "error": p.error })).collect();
-        to_json(serde_json::json!({ "terminals": listing.terminals, "problems": problems }))
+    pub fn list_terminals<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let m = self.get();
+        promise(env, async move {
+            let listing = m?.list_terminals().await?;
+            let problems: Vec<serde_json::Value> =
+                listing.problems.iter().map(|p| serde_json::json!({ "name": p.name, "error": p.error })).collect();
+            to_json(serde_json::json!({ "terminals": listing.terminals, "problems": problems }))
+        })
     }
 
     #[napi]
-    pub async fn remove_terminal(&self, name: String) -> Result<()> {
-        self.get()?.remove_terminal(&name).await.or_napi()
+    pub fn remove_terminal<'env>(&self, env: &'env Env, name: String) -> napi::Result<PromiseRaw<'env, ()>> {
+        let m = self.get();
+        promise(env, async move { m?.remove_terminal(&name).await })
     }
 
+    /// The core judges count and concurrency (BulkRequest::validate).
     #[napi]
-    pub async fn create_bulk(
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_bulk<'env>(
         &self,
+        env: &'env Env,
         kind: String,
         count: u32,
         options_json: Option<String>,
         prefix: Option<String>,
         start: Option<bool>,
         concurrency: Option<u32>,
-    ) -> Result<Vec<NativeTerminal>> {
-        let m = self.get()?;
-        let mut req = kled::BulkRequest::new(kind, count as usize);
-        req.options = parse_json("options", options_json)?;
-        req.prefix = prefix;
-        req.start = start.unwrap_or(false);
-        if let Some(c) = concurrency {
-            req.concurrency = c as usize;
-        }
-        let terminals = m.create_bulk(req).await.or_napi()?;
-        Ok(terminals.into_iter().map(NativeTerminal::new).collect())
+    ) -> napi::Result<PromiseRaw<'env, Vec<NativeTerminal>>> {
+        let m = self.get();
+        promise(env, async move {
+            let mut req = kled::BulkRequest::new(kind, count as usize);
+            req.options = parse_json("options", options_json)?;
+            req.prefix = prefix;
+            req.start = start.unwrap_or(false);
+            if let Some(c) = concurrency {
+                req.concurrency = c as usize;
+            }
+            let terminals = m?.create_bulk(req).await?;
+            Ok(terminals.into_iter().map(NativeTerminal::new).collect())
+        })
     }
 
     /// JSON: `[{kind, available, description, needs, reason?}...]`. Probing
     /// a runtime may touch the file system or an engine: off the JS thread.
     #[napi]
-    pub async fn providers(&self) -> Result<String> {
-        let m = self.get()?;
-        let list = tokio::task::spawn_blocking(move || m.providers())
-            .await
-            .map_err(|e| kerr(kled::ErrorKind::Io, format!("providers task failed: {e}")))?;
-        to_json(list)
+    pub fn providers<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let m = self.get();
+        promise(env, async move {
+            let m = m?;
+            let list = tokio::task::spawn_blocking(move || m.providers())
+                .await
+                .map_err(|e| kled::Error::new(kled::ErrorKind::Io, format!("providers task failed: {e}")))?;
+            to_json(list)
+        })
     }
 }
 
@@ -321,7 +325,10 @@ impl NativeTerminal {
 
     fn get(&self) -> Result<kled::Terminal> {
         self.inner.read().unwrap().clone().ok_or_else(|| {
-            kerr(kled::ErrorKind::InvalidState, format!("this handle on terminal {:?} was closed", self.name))
+            kled::Error::new(
+                kled::ErrorKind::InvalidState,
+                format!("this handle on terminal {:?} was closed", self.name),
+            )
         })
     }
 }
@@ -351,79 +358,108 @@ impl NativeTerminal {
     }
 
     #[napi]
-    pub async fn state(&self) -> Result<String> {
-        Ok(self.get()?.state().await.or_napi()?.as_str().to_string())
+    pub fn state<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let t = self.get();
+        promise(env, async move { Ok(t?.state().await?.as_str().to_string()) })
     }
 
     /// JSON of the core's TerminalInfo.
     #[napi]
-    pub async fn info(&self) -> Result<String> {
-        to_json(self.get()?.info().await.or_napi()?)
+    pub fn info<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let t = self.get();
+        promise(env, async move { to_json(t?.info().await?) })
     }
 
     #[napi]
-    pub async fn start(&self) -> Result<()> {
-        self.get()?.start().await.or_napi()
+    pub fn start<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let t = self.get();
+        promise(env, async move { t?.start().await })
     }
 
     #[napi]
-    pub async fn stop(&self) -> Result<()> {
-        self.get()?.stop().await.or_napi()
+    pub fn stop<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let t = self.get();
+        promise(env, async move { t?.stop().await })
     }
 
     #[napi]
-    pub async fn remove(&self) -> Result<()> {
-        self.get()?.remove().await.or_napi()
+    pub fn remove<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let t = self.get();
+        promise(env, async move { t?.remove().await })
     }
 
     #[napi]
-    pub async fn exec(&self, req: NativeExecRequest) -> Result<NativeExecResult> {
-        let t = self.get()?;
-        let req = req.into_core()?;
-        Ok(t.exec(req).await.or_napi()?.into())
-    }
-
-    #[napi]
-    pub async fn exec_stream(&self, req: NativeExecRequest) -> Result<NativeExecStream> {
-        let t = self.get()?;
-        let req = req.into_core()?;
-        let stream = t.exec_stream(req).await.or_napi()?;
-        Ok(NativeExecStream::new(stream))
-    }
-
-    #[napi]
-    pub async fn run_code(
+    pub fn exec<'env>(
         &self,
+        env: &'env Env,
+        req: NativeExecRequest,
+    ) -> napi::Result<PromiseRaw<'env, NativeExecResult>> {
+        let t = self.get();
+        // Buffers belong to the JS thread: take their bytes here.
+        let req = req.into_core();
+        promise(env, async move { Ok(t?.exec(req?).await?.into()) })
+    }
+
+    #[napi]
+    pub fn exec_stream<'env>(
+        &self,
+        env: &'env Env,
+        req: NativeExecRequest,
+    ) -> napi::Result<PromiseRaw<'env, NativeExecStream>> {
+        let t = self.get();
+        let req = req.into_core();
+        promise(env, async move { Ok(NativeExecStream::new(t?.exec_stream(req?).await?)) })
+    }
+
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_code<'env>(
+        &self,
+        env: &'env Env,
         lang: String,
         code: String,
         args: Option<Vec<String>>,
         stdin: Option<Buffer>,
         timeout_ms: Option<f64>,
         remote: Option<bool>,
-    ) -> Result<NativeExecResult> {
-        let t = self.get()?;
+    ) -> napi::Result<PromiseRaw<'env, NativeExecResult>> {
+        let t = self.get();
         let mut req = kled::CodeRequest::new(lang, code);
         req.args = args.unwrap_or_default();
         req.stdin = stdin.map(|b| b.to_vec());
-        req.timeout = millis("timeout", timeout_ms)?;
         req.remote = remote.unwrap_or(false);
-        Ok(t.run_code_with(req).await.or_napi()?.into())
+        let timeout = millis("timeout", timeout_ms);
+        promise(env, async move {
+            req.timeout = timeout?;
+            Ok(t?.run_code_with(req).await?.into())
+        })
     }
 
     #[napi]
-    pub async fn read_file(&self, path: String) -> Result<Buffer> {
-        Ok(self.get()?.read_file(&path).await.or_napi()?.into())
+    pub fn read_file<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, Buffer>> {
+        let t = self.get();
+        promise(env, async move { Ok(t?.read_file(&path).await?.into()) })
     }
 
+    /// The mode is judged by the core (kled::file_mode).
     #[napi]
-    pub async fn write_file(&self, path: String, data: Buffer, mode: Option<u32>) -> Result<()> {
-        self.get()?.write_file(&path, &data, mode).await.or_napi()
+    pub fn write_file<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        data: Buffer,
+        mode: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let t = self.get();
+        let data = data.to_vec();
+        promise(env, async move { t?.write_file(&path, &data, mode).await })
     }
 
     /// JSON: `[{name, kind, size, mode}...]`.
     #[napi]
-    pub async fn list_dir(&self, path: String) -> Result<String> {
-        to_json(self.get()?.list_dir(&path).await.or_napi()?)
+    pub fn list_dir<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, String>> {
+        let t = self.get();
+        promise(env, async move { to_json(t?.list_dir(&path).await?) })
     }
 }
 
@@ -487,9 +523,18 @@ impl NativeExecStream {
 impl NativeExecStream {
     /// The next event, or null after the exit (or after close()).
     #[napi]
-    pub async fn next(&self) -> Result<Option<NativeExecEvent>> {
-        let mut closed = self.closed.subscribe();
-        let mut guard = self.stream.lock().await;
+    pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Option<NativeExecEvent>>> {
+        let (mut closed, stream) = (self.closed.subscribe(), Arc::clone(&self.stream));
+        promise(env, async move { Self::next_event(&mut closed, &stream).await })
+    }
+}
+
+impl NativeExecStream {
+    async fn next_event(
+        closed: &mut tokio::sync::watch::Receiver<bool>,
+        stream: &tokio::sync::Mutex<Option<kled::ExecStream>>,
+    ) -> Result<Option<NativeExecEvent>> {
+        let mut guard = stream.lock().await;
         loop {
             if *closed.borrow() {
                 *guard = None;
@@ -505,7 +550,7 @@ impl NativeExecStream {
                         }
                         Some(Err(e)) => {
                             *guard = None;
-                            Err(to_napi(e))
+                            Err(e)
                         }
                         Some(Ok(kled::ExecEvent::Stdout(b))) => Ok(Some(NativeExecEvent::output("stdout", b))),
                         Some(Ok(kled::ExecEvent::Stderr(b))) => Ok(Some(NativeExecEvent::output("stderr", b))),
@@ -527,36 +572,39 @@ impl NativeExecStream {
             }
         }
     }
+}
 
+#[napi]
+impl NativeExecStream {
     /// Sends a signal (a number) to the command's process group, also while
     /// a `next()` is waiting; ignored once the command has ended.
     #[napi]
-    pub fn signal(&self, signal: i32) -> Result<()> {
+    pub fn signal(&self, env: &Env, signal: i32) -> napi::Result<()> {
         if signal <= 0 || signal > 64 {
-            return Err(invalid(format!("no such signal: {signal}")));
+            return sync(env, Err(invalid(format!("no such signal: {signal}"))));
         }
-        self.control.signal(signal).or_napi()
+        sync(env, self.control.signal(signal))
     }
 
     /// Writes to the command's stdin (a stream started with stdinOpen).
     #[napi]
-    pub fn write(&self, data: Buffer) -> Result<()> {
-        self.control.write_stdin(&data).or_napi()
+    pub fn write(&self, env: &Env, data: Buffer) -> napi::Result<()> {
+        sync(env, self.control.write_stdin(&data))
     }
 
     /// Ends the command's stdin (EOF; on a pseudo-terminal, ^D).
     #[napi]
-    pub fn close_stdin(&self) -> Result<()> {
-        self.control.close_stdin().or_napi()
+    pub fn close_stdin(&self, env: &Env) -> napi::Result<()> {
+        sync(env, self.control.close_stdin())
     }
 
     /// New size for the command's pseudo-terminal.
     #[napi]
-    pub fn resize(&self, rows: u32, cols: u32) -> Result<()> {
+    pub fn resize(&self, env: &Env, rows: u32, cols: u32) -> napi::Result<()> {
         if !(1..=0xffff).contains(&rows) || !(1..=0xffff).contains(&cols) {
-            return Err(invalid("rows and cols must each be from 1 to 65535"));
+            return sync(env, Err(invalid("rows and cols must each be from 1 to 65535")));
         }
-        self.control.resize(rows as u16, cols as u16).or_napi()
+        sync(env, self.control.resize(rows as u16, cols as u16))
     }
 
     /// Stops reading; a command still running is killed.

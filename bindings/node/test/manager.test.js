@@ -62,6 +62,26 @@ test('Manager', async (t) => {
     const nf = await m.getTerminal('ghost').catch((x) => x);
     assert.ok(nf instanceof kled.NotFoundError);
     assert.equal(nf.code, 'KLED_NOT_FOUND');
+    // The core's hint, as this package's call: a property the addon sets, and the message's end.
+    assert.equal(nf.hint, 'manager.listTerminals() shows the terminals that exist');
+    assert.ok(nf.message.endsWith(`; ${nf.hint}`) && !/kled terminal/.test(nf.message), nf.message);
+    assert.equal(e.hint, null);
+    const idle = await m.createTerminal('local', 'idle');
+    const st = await idle.execute('true').catch((x) => x);
+    assert.ok(st instanceof kled.InvalidStateError);
+    assert.equal(st.code, 'KLED_INVALID_STATE');
+    assert.equal(st.hint, 'start it with (await manager.getTerminal("idle")).start()');
+    await idle.remove();
+    // The core's cause, as `cause`: the OS error with its errno.
+    const io = (() => {
+      try {
+        return new kled.Manager({ stateDir: '/dev/null/kled' });
+      } catch (x) {
+        return x;
+      }
+    })();
+    assert.ok(io instanceof kled.IoError, String(io));
+    assert.equal(io.cause && io.cause.errno, 20 /* ENOTDIR */, String(io.cause));
     await assert.rejects(m.removeTerminal('ghost'), kled.NotFoundError);
 
     for (const bad of ['', 'bad name', '-x', 'a/b', 'x'.repeat(64)]) {
@@ -123,6 +143,11 @@ test('Manager', async (t) => {
     const unstarted = await m.createBulkTerminals('local', 2, { prefix: 'u', concurrency: 1 });
     assert.deepEqual(await Promise.all(unstarted.map((x) => x.state())), ['created', 'created']);
     await assert.rejects(m.createBulkTerminals('local', 0), { code: 'KLED_INVALID_ARGUMENT' });
+    // The core's bulk rule: concurrency 0 is refused, not raised to 1.
+    await assert.rejects(m.createBulkTerminals('local', 2, { prefix: 'z', concurrency: 0 }), {
+      code: 'KLED_INVALID_ARGUMENT',
+      message: /concurrency must be at least 1/,
+    });
     await assert.rejects(m.createBulkTerminals('local', 2.5), { code: 'KLED_INVALID_ARGUMENT' });
     await assert.rejects(m.createBulkTerminals('local', 2, { prefx: 'p' }), { code: 'KLED_INVALID_ARGUMENT', message: /prefx/ });
     for (const x of [...ts, ...unstarted]) await x.remove();

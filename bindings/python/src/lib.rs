@@ -3,12 +3,12 @@
 //! The classes wrap the core's handles; `kled/__init__.py` re-exports them
 //! with the exception classes of `kled/_errors.py`. The binding owns its
 //! tokio runtime (rt.rs) and keeps handles usable across `os.fork()`
-//! (fork.rs). Blocking methods release the GIL and wake regularly to run
+//! (the core's `kled::fork`). Blocking methods release the GIL and wake regularly to run
 //! Python's signal handlers, so Ctrl-C interrupts them.
 
 mod convert;
 mod errors;
-mod fork;
+mod handles;
 mod manager;
 mod rt;
 mod terminal;
@@ -24,13 +24,13 @@ fn init_logging() {
 
 #[pymodule]
 fn _kled(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    fork::install();
+    kled::fork::install();
     init_logging();
     m.add("__version__", kled::VERSION)?;
     m.add("DEFAULT_MAX_OUTPUT", kled::DEFAULT_MAX_OUTPUT)?;
     // Whether a fork()ed child of a process that used kled can use it too.
-    m.add("FORK_CHILD_SUPPORTED", rt::FORK_CHILD_SUPPORTED)?;
-    m.add_class::<manager::PyManager>()?;
+    m.add("FORK_CHILD_SUPPORTED", kled::fork::CHILD_SUPPORTED)?;
+    m.add_class::<handles::PyManager>()?;
     m.add_class::<terminal::PyTerminal>()?;
     m.add_class::<terminal::PyExecStream>()?;
     m.add_class::<values::PyExecResult>()?;

@@ -1,37 +1,18 @@
-//! `kled.Manager`.
+//! `kled.Manager`'s methods (the class and what it shares with its
+//! terminals are in handles.rs, which terminal.rs uses too).
 
 use crate::convert::{options, to_json};
 use crate::errors::{invalid, to_pyerr, Outcome, ToPy};
-use crate::fork::PerProcess;
+use crate::handles::{ManagerCore, PyManager};
 use crate::rt::{awaitable, enter, wait};
 use crate::terminal::PyTerminal;
 use crate::values::PyProvider;
+use kled::fork::PerProcess;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyMapping, PyString};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// What a binding Manager shares with its terminals: how to make the core
-/// manager again in a forked child, and this process's one.
-pub struct ManagerCore {
-    pub root: PathBuf,
-    config: kled::Config,
-    /// The `config` argument as given, for pickling.
-    config_arg: Option<Py<PyAny>>,
-    manager: PerProcess<kled::Manager>,
-}
-
-impl ManagerCore {
-    /// This process's core manager. Call with the GIL held.
-    pub fn get(&self, py: Python<'_>) -> PyResult<kled::Manager> {
-        self.manager.get(|| {
-            enter(|| kled::Manager::new(Some(self.root.clone()), self.config.clone()))
-                .map_err(|e| e.into_pyerr(py))?
-                .map_err(|e| to_pyerr(py, e))
-        })
-    }
-}
 
 fn load_config(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<kled::Config> {
     let loaded = match config {
@@ -56,23 +37,6 @@ fn load_config(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<kl
     loaded.map_err(|e| to_pyerr(py, e))
 }
 
-/// Creates, finds, lists and removes terminals.
-///
-/// `state_dir` is where terminals are recorded (default: `$KLED_HOME`, else
-/// `$XDG_STATE_HOME/kled`, else `~/.local/state/kled`); every process using
-/// the same directory (Python, the `kled` CLI, C) sees the same terminals.
-/// `config` is a path to a YAML config file (environment variables such as
-/// `LIBRECHAT_CODE_API_KEY` override it, as for the CLI) or a dict with the
-/// same content (taken as given); default: `$KLED_CONFIG` or
-/// `~/.config/kled/config.yaml` if it exists, plus the environment.
-///
-/// Every blocking method has an `..._async` twin for asyncio, on the same
-/// handles.
-#[pyclass(module = "kled", name = "Manager", frozen)]
-pub struct PyManager {
-    pub core: Arc<ManagerCore>,
-}
-
 impl PyManager {
     fn m(&self, py: Python<'_>) -> PyResult<kled::Manager> {
         self.core.get(py)
@@ -94,10 +58,8 @@ impl PyManager {
         req.options = options(opts)?;
         req.prefix = prefix;
         req.start = start;
+        // The core's rule (BulkRequest::validate) judges it, 0 included.
         if let Some(c) = concurrency {
-            if c == 0 {
-                return Err(invalid(py, "concurrency must be positive"));
-            }
             req.concurrency = c;
         }
         Ok(req)
@@ -132,7 +94,7 @@ impl PyManager {
         let config_arg = config;
         let config = load_config(py, config)?;
         let manager = enter(|| kled::Manager::new(state_dir, config.clone()))
-            .map_err(|e| e.into_pyerr(py))?
+            .and_then(|made| made)
             .map_err(|e| to_pyerr(py, e))?;
         let root = manager.state_dir().to_path_buf();
         let config_arg = config_arg.filter(|c| !c.is_none()).map(|c| c.clone().unbind());
@@ -271,7 +233,7 @@ impl PyManager {
     fn providers(&self, py: Python<'_>) -> PyResult<Vec<PyProvider>> {
         let m = self.m(py)?;
         let list = py.detach(|| enter(|| m.providers()));
-        let list = list.map_err(|e| e.into_pyerr(py))?;
+        let list = list.map_err(|e| to_pyerr(py, e))?;
         Ok(list.into_iter().map(PyProvider::from).collect())
     }
 

@@ -2,9 +2,9 @@
 
 use crate::convert::{data, exec_request, timeout};
 use crate::errors::{to_pyerr, Outcome, ToPy};
-use crate::fork::PerProcess;
-use crate::manager::{ManagerCore, PyManager};
+use crate::handles::{ManagerCore, PyManager};
 use crate::rt::{awaitable, wait};
+use kled::fork::PerProcess;
 use kled::{CodeRequest, ErrorKind};
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
@@ -39,7 +39,7 @@ impl PyTerminal {
         self.handle.get(|| {
             let m = self.mgr.get(py)?;
             // A quick, local read of the record: no need to release the GIL.
-            let rt = crate::rt::runtime().map_err(|e| e.into_pyerr(py))?;
+            let rt = crate::rt::runtime().map_err(|e| to_pyerr(py, e))?;
             rt.block_on(m.get_terminal(&self.name)).map_err(|e| to_pyerr(py, e))
         })
     }
@@ -86,13 +86,6 @@ fn dir_path(path: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
     match path {
         Some(p) if !p.is_none() => crate::convert::path(p, "path"),
         _ => Ok(".".to_string()),
-    }
-}
-
-fn check_mode(py: Python<'_>, mode: Option<u32>) -> PyResult<()> {
-    match mode {
-        Some(m) if m > 0o7777 => Err(crate::errors::invalid(py, format!("file mode {m:#o} is out of range"))),
-        _ => Ok(()),
     }
 }
 
@@ -331,7 +324,6 @@ impl PyTerminal {
         data: &Bound<'_, PyAny>,
         mode: Option<u32>,
     ) -> PyResult<()> {
-        check_mode(py, mode)?;
         let (p, bytes) = (crate::convert::path(path, "path")?, crate::convert::data(data, "data")?);
         let t = self.t(py)?;
         wait(py, async move { t.write_file(&p, &bytes, mode).await })?.map_err(|e| to_pyerr(py, e))
@@ -346,7 +338,6 @@ impl PyTerminal {
         data: &Bound<'_, PyAny>,
         mode: Option<u32>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        check_mode(py, mode)?;
         let (p, bytes) = (crate::convert::path(path, "path")?, crate::convert::data(data, "data")?);
         let t = self.t(py)?;
         awaitable(py, async move { Ok(Outcome(t.write_file(&p, &bytes, mode).await)) })
@@ -450,13 +441,13 @@ impl PyExecStream {
             control: stream.control(),
             inner: Arc::new(tokio::sync::Mutex::new(Some(stream))),
             terminal,
-            generation: crate::fork::generation(),
+            generation: kled::fork::generation(),
             pid: std::process::id(),
         }
     }
 
     fn check_process(&self, py: Python<'_>) -> PyResult<()> {
-        if self.generation == crate::fork::generation() {
+        if self.generation == kled::fork::generation() {
             return Ok(());
         }
         Err(to_pyerr(
@@ -478,7 +469,7 @@ impl PyExecStream {
 
 impl Drop for PyExecStream {
     fn drop(&mut self) {
-        if self.generation != crate::fork::generation() {
+        if self.generation != kled::fork::generation() {
             // The parent's stream: never drop it here (see fork.rs).
             std::mem::forget(self.inner.clone());
         }

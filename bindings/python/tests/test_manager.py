@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import errno
 import os
 import pickle
 import warnings
@@ -208,6 +209,17 @@ def test_errors_by_kind(manager: kled.Manager, terminal: kled.Terminal) -> None:
     with pytest.raises(kled.InvalidStateError, match="created") as e5:
         other.execute("true")
     assert e5.value.kind == "invalid_state"
+    # The core's hint, as the method to call: an attribute, and the message's end.
+    assert e5.value.hint == 'start it with Manager.get_terminal("not-started").start()'
+    assert str(e5.value).endswith("; " + e5.value.hint) and "kled terminal" not in str(e5.value)
+    assert pickle.loads(pickle.dumps(e5.value)).hint == e5.value.hint
+    assert e.value.hint == "Manager.list_terminals() shows the terminals that exist"
+    assert e2.value.hint is None
+    # The core's cause, as __cause__: the OS error with its errno.
+    with pytest.raises(kled.IoError, match="/dev/null/kled") as e7:
+        kled.Manager(state_dir="/dev/null/kled")
+    cause = e7.value.__cause__
+    assert isinstance(cause, OSError) and cause.errno == errno.ENOTDIR, repr(cause)
     # io: a read that fails with EIO
     with pytest.raises(kled.IoError, match="Input/output error") as e6:
         terminal.read_file("/proc/self/mem")

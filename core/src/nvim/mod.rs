@@ -265,7 +265,7 @@ impl NvimClient {
     fn lost(&self) -> Error {
         let why = self.inner.router.closed().unwrap_or_else(|| "connection lost".into());
         Error::agent(format!(
-            "{}: lost the connection to Neovim ({why}); if the Neovim process is gone, `kled neovim start` brings it back",
+            "{}: lost the connection to Neovim ({why}); if the Neovim process is gone, starting the terminal again starts a new one",
             self.inner.label
         ))
     }

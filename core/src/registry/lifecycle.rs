@@ -18,7 +18,10 @@ impl Registry {
         let runtime = runtime_for(kind);
         let options = runtime.check_options(&options)?;
         // What `providers` says, create says: before anything is made.
-        runtime.availability_for(&self.config, &options)?;
+        runtime.availability_for(&self.config, &options).map_err(|e| match e.hint() {
+            Some(_) => e,
+            None => e.with_hint(crate::Hint::ListProviders),
+        })?;
         let mut record = Record::new(name, kind, options);
         self.state.create(&record)?;
         let _lock = self.lock(name).await?;
@@ -166,15 +169,13 @@ pub(crate) fn check_running(record: &Record) -> Result<()> {
         State::Failed => Err(Error::new(
             ErrorKind::InvalidState,
             format!(
-                "terminal {:?} failed{}; start it again with `kled terminal start {}`",
+                "terminal {:?} failed{}",
                 record.name,
-                record.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
-                record.name
+                record.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
             ),
-        )),
-        s => Err(Error::new(
-            ErrorKind::InvalidState,
-            format!("terminal {:?} is {s}; start it with `kled terminal start {}`", record.name, record.name),
-        )),
+        )
+        .with_hint(crate::Hint::StartTerminal { name: record.name.clone() })),
+        s => Err(Error::new(ErrorKind::InvalidState, format!("terminal {:?} is {s}", record.name))
+            .with_hint(crate::Hint::StartTerminal { name: record.name.clone() })),
     }
 }

@@ -355,9 +355,10 @@ impl Runtime for ContainerRuntime {
         let opts: ContainerOptions = parse_options(self.kind(), options)?;
         let Some(image) = opts.image.as_deref().filter(|i| !i.trim().is_empty()) else {
             return Err(Error::invalid(format!(
-                "a {} terminal needs an image: --image IMAGE (or options {{\"image\": ...}}), e.g. localhost/kled-debian",
+                "a {} terminal needs an image, e.g. localhost/kled-debian",
                 self.kind()
-            )));
+            ))
+            .with_hint(crate::Hint::SetOption { option: "image".into(), value: "IMAGE".into() }));
         };
         if image.chars().any(char::is_whitespace) {
             return Err(Error::invalid(format!("invalid image name {image:?}")));
@@ -505,10 +506,11 @@ impl Runtime for ContainerRuntime {
                 return Err(Error::new(
                     ErrorKind::NotFound,
                     format!(
-                        "container {} of terminal {:?} no longer exists (removed outside kled); `kled terminal rm {}` cleans up the record",
-                        data.container, rec.name, rec.name
+                        "container {} of terminal {:?} no longer exists (removed outside kled)",
+                        data.container, rec.name
                     ),
-                ))
+                )
+                .with_hint(crate::Hint::RemoveTerminal { name: rec.name.clone() }))
             }
             Err(e) => return Err(engine_error(&format!("inspecting container {}", data.container), e)),
         };
@@ -603,8 +605,8 @@ impl Runtime for ContainerRuntime {
             Err(e) if status_of(&e) == Some(404) => Some((
                 State::Failed,
                 Some(format!(
-                    "container {} is missing (removed outside kled); `kled terminal rm {}` cleans up",
-                    data.container, rec.name
+                    "container {} is missing (removed outside kled); removing the terminal cleans up",
+                    data.container
                 )),
             )),
             Err(e) => Some((rec.state, Some(engine_error("inspecting the container", e).message().to_string()))),

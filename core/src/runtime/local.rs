@@ -230,8 +230,9 @@ impl Runtime for LocalRuntime {
             };
             return Err(Error::new(
                 ErrorKind::RuntimeUnavailable,
-                format!("terminal {name:?}: shell {shell} ({why}) is not installed on this host; install it, or pick another with --opt shell=PATH"),
-            ));
+                format!("terminal {name:?}: shell {shell} ({why}) is not installed on this host; install it, or pick another"),
+            )
+            .with_hint(crate::Hint::SetOption { option: "shell".into(), value: "PATH".into() }));
         }
         rec.runtime = serde_json::to_value(LocalData {
             socket: socket.display().to_string(),

@@ -243,8 +243,9 @@ impl Runtime for NeovimRuntime {
             client.shutdown().await;
             return Err(Error::new(
                 ErrorKind::RuntimeUnavailable,
-                format!("terminal {name:?}: shell {shell} is not installed on this host; pick another with --opt shell=PATH"),
-            ));
+                format!("terminal {name:?}: shell {shell} is not installed on this host; pick another"),
+            )
+            .with_hint(crate::Hint::SetOption { option: "shell".into(), value: "PATH".into() }));
         }
         rec.runtime =
             serde_json::to_value(NeovimData { socket: socket_s, pid, workdir: workdir_s }).expect("serializes");
@@ -270,10 +271,11 @@ impl Runtime for NeovimRuntime {
                     Err(Error::new(
                         ErrorKind::InvalidState,
                         format!(
-                            "terminal {:?}: its Neovim (pid {pid}) is gone (killed or crashed; unsaved buffers are lost); `kled neovim start {}` starts a new one",
-                            rec.name, rec.name
+                            "terminal {:?}: its Neovim (pid {pid}) is gone (killed or crashed; unsaved buffers are lost)",
+                            rec.name
                         ),
-                    ))
+                    )
+                    .with_hint(crate::Hint::RestartNeovim { name: rec.name.clone() }))
                 } else {
                     Err(e)
                 }

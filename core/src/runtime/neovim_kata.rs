@@ -128,13 +128,9 @@ impl Runtime for NeovimKataRuntime {
         Self::dial(&agent, &rec.name).await.map(Backend::from).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidState,
-                format!(
-                    "terminal {:?}: its Neovim inside the container is gone ({}); `kled neovim start {}` starts a new one",
-                    rec.name,
-                    e.message(),
-                    rec.name
-                ),
+                format!("terminal {:?}: its Neovim inside the container is gone ({})", rec.name, e.message()),
             )
+            .with_hint(crate::Hint::RestartNeovim { name: rec.name.clone() })
         })
     }
 

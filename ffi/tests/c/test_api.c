@@ -180,6 +180,9 @@ static void test_lifecycle(kled_manager *m) {
     CHECK_STATUS(kled_terminal_execute(again, "\"true\"", &r), KLED_ERR_INVALID_STATE);
     CHECK(r == NULL);
     CHECK_MESSAGE_HAS("stopped");
+    /* The core's hint, in C terms: at the end of the message and alone. */
+    CHECK_MESSAGE_HAS("; start it with kled_terminal_start() on terminal \"life\"");
+    CHECK(strcmp(kled_last_error_hint(), "start it with kled_terminal_start() on terminal \"life\"") == 0);
     CHECK_OK(kled_terminal_start(again));
     run_expect(t, "[\"true\"]", "");
 
@@ -187,6 +190,7 @@ static void test_lifecycle(kled_manager *m) {
     CHECK_STATUS(kled_terminal_state(again, &state), KLED_ERR_NOT_FOUND);
     CHECK_STATUS(kled_terminal_start(again), KLED_ERR_NOT_FOUND);
     CHECK_STATUS(kled_manager_remove_terminal(m, "life"), KLED_ERR_NOT_FOUND);
+    CHECK(strcmp(kled_last_error_hint(), "kled_manager_list_terminals() shows the terminals that exist") == 0);
     kled_terminal_free(t);
     kled_terminal_free(again);
 

@@ -74,19 +74,7 @@ impl KledMcp {
                 tool_error(ErrorKind::InvalidArgument.as_str(), format!("content is not valid base64: {why}"))
             })?,
         };
-        let mode = match p.mode.as_deref().map(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8)) {
-            None => None,
-            Some(Ok(m)) if m <= 0o7777 => Some(m),
-            Some(_) => {
-                return Err(tool_error(
-                    ErrorKind::InvalidArgument.as_str(),
-                    format!(
-                        "mode must be octal permission bits such as \"644\" or \"755\", not {:?}",
-                        p.mode.unwrap_or_default()
-                    ),
-                ))
-            }
-        };
+        let mode = p.mode.as_deref().map(kled::file_mode::parse_octal).transpose().map_err(|e| core_error(&e, None))?;
         let t = self.terminal(&p.terminal).await?;
         t.write_file(&p.path, &data, mode).await.map_err(|e| core_error(&e, Some(&p.terminal)))?;
         let text = format!("Wrote {} bytes to {} in terminal {}.", data.len(), p.path, p.terminal);

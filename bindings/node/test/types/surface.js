@@ -129,9 +129,12 @@ async function main() {
   // Errors: each class's fixed code, and the base class's chain.
   for (const [name, decl] of classes) {
     if (!decl.heritageClauses || !decl.heritageClauses[0].getText(sf).includes('KledError')) continue;
-    const e = new kled[name]('m', { cause: 'c' });
+    const e = new kled[name]('m', { cause: 'c', hint: 'h' });
     if (!(e instanceof kled.KledError && e instanceof Error)) fail(`${name} is not a KledError`);
     if (e.cause !== 'c') fail(`${name} drops options.cause`);
+    if (name !== 'KledError' && e.hint !== 'h') fail(`${name} drops options.hint`);
+    const hint = classes.get('KledError').members.find((m) => memberName(m) === 'hint');
+    if (!hint || !isOf(new kled[name]('m').hint, hint.type)) fail(`${name}.hint is not declared as it is`);
     const code = decl.members.find((m) => memberName(m) === 'code');
     if (!code || !isOf(e.code, code.type)) fail(`${name}.code is ${e.code}, declared ${code && code.type.getText(sf)}`);
   }

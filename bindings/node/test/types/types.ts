@@ -23,6 +23,7 @@ import {
   KledConfig,
   KledError,
   KledErrorCode,
+  KledErrorOptions,
   Manager,
   ManagerOptions,
   NotFoundError,
@@ -276,6 +277,8 @@ function useErrors(e: unknown): string {
     new KledError('m'),
     new KledError('m', 'KLED_IO'),
     new KledError('m', 'KLED_IO', { cause: e }),
+    new KledError('m', 'KLED_IO', { cause: e, hint: 'do this' }),
+    new InvalidStateError('m', { hint: null }),
     new NotFoundError('m'),
     new AlreadyExistsError('m', { cause: e }),
     new InvalidArgumentError('m'),
@@ -289,6 +292,8 @@ function useErrors(e: unknown): string {
   const plain: Error = all[0];
   expectType<Equal<KledError['code'], KledErrorCode | string>>();
   expectType<Equal<KledError['result'], ExecResult | undefined>>();
+  expectType<Equal<KledError['hint'], string | null>>();
+  const options: KledErrorOptions = { hint: 'h', cause: e };
   expectType<Equal<NotFoundError['code'], 'KLED_NOT_FOUND'>>();
   expectType<Equal<AlreadyExistsError['code'], 'KLED_ALREADY_EXISTS'>>();
   expectType<Equal<InvalidArgumentError['code'], 'KLED_INVALID_ARGUMENT'>>();
@@ -301,7 +306,7 @@ function useErrors(e: unknown): string {
   if (e instanceof InvalidStateError && e.result) useResult(e.result);
   // @ts-expect-error: a subclass's code is fixed
   new NotFoundError('m', 'KLED_IO');
-  return all.map((x) => x.code).join() + plain.message;
+  return all.map((x) => x.code).join() + plain.message + String(options.hint);
 }
 
 export const checks = [badAuth, badOs, badExec, useManager, useErrors];

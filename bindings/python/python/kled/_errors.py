@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 if TYPE_CHECKING:
     from ._kled import ExecResult
@@ -15,9 +15,15 @@ class KledError(Exception):
     ``kind`` names the core's error kind ("not_found", "already_exists",
     "invalid_argument", "runtime_unavailable", "invalid_state", "timeout",
     "agent", "io", "config"); the message says what to do about it.
+
+    ``hint`` is the next step when kled knows one, in this module's terms
+    (e.g. ``start it with Manager.get_terminal("dev").start()``), else None;
+    the message ends with it too. ``__cause__`` is the error's cause when
+    kled has one (an ``OSError`` with ``errno`` for an OS error).
     """
 
     kind: str = "error"
+    hint: Optional[str] = None
 
     def __init__(self, message: str, *args: Any) -> None:
         super().__init__(message, *args)

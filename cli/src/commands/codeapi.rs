@@ -1,60 +1,16 @@
 //! `kled code` (a run on the Code Interpreter API, no terminal needed) and
 //! `kled serve codeapi` (that API, served on kled terminals).
 
-use clap::{Args, Subcommand};
+use crate::args::{RemoteCodeArgs, ServeCmd};
 use kled::librechat::{Client, InputFile, UploadFile};
 use kled::{CodeRequest, Error, ErrorKind, Manager};
 use std::io::Write;
-use std::path::PathBuf;
-
-#[derive(Args, Debug)]
-pub struct RemoteCodeArgs {
-    /// Language: py js ts c cpp java php rs go d f90 r bash, or a long name.
-    #[arg(long)]
-    pub lang: String,
-    /// Upload FILE first; the code finds it as /mnt/data/NAME. Repeatable.
-    #[arg(long = "file", value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// Save the files the run made into DIR.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Arguments for the program. Repeatable.
-    #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
-    pub args: Vec<String>,
-    /// Give up after SECS (retries included).
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
-    /// Print the server's answer as JSON (session_id, stdout, stderr, files).
-    #[arg(long)]
-    pub json: bool,
-    /// The code, or "-" to read it from stdin.
-    pub code: String,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ServeCmd {
-    /// LibreChat's Code Interpreter API on kled sandboxes; point LIBRECHAT_CODE_BASEURL at http://ADDR/v1.
-    Codeapi(ServeCodeApiArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ServeCodeApiArgs {
-    /// Listen on ADDR (HOST:PORT, or a bare PORT on 127.0.0.1). Default: codeapi.listen from the config.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Sandbox runtime (gvisor, container, kata). Default: codeapi.sandbox.kind from the config, else gvisor.
-    #[arg(long, value_name = "KIND")]
-    pub runtime: Option<String>,
-    /// Sandbox image. Default: codeapi.sandbox.options.image, else localhost/kled-debian.
-    #[arg(long, value_name = "IMAGE")]
-    pub image: Option<String>,
-}
 
 pub async fn remote_code(m: &Manager, a: RemoteCodeArgs) -> Result<u8, Error> {
     let mut client = Client::from_config(&m.config().librechat)?;
-    let mut req = CodeRequest::new(a.lang, crate::commands::code_text(a.code)?);
+    let mut req = CodeRequest::new(a.lang, crate::input::code_text(a.code)?);
     req.args = a.args;
-    req.timeout = crate::commands::secs(a.timeout)?;
+    req.timeout = crate::input::secs(a.timeout)?;
     if let Some(t) = req.timeout {
         client = client.with_deadline(t);
     }

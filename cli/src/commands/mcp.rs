@@ -1,15 +1,7 @@
 //! `kled mcp [--http ADDR]`: kled's terminals as Model Context Protocol tools.
 
-use clap::Args;
+use crate::args::McpArgs;
 use kled::{Error, ErrorKind, Manager};
-
-#[derive(Args, Debug)]
-pub struct McpArgs {
-    /// Serve streamable HTTP on ADDR (e.g. 127.0.0.1:8765; port 0 picks a free port) instead of stdio.
-    /// The endpoint is http://ADDR/mcp. There is no authentication: keep ADDR on loopback.
-    #[arg(long, value_name = "ADDR")]
-    pub http: Option<String>,
-}
 
 pub async fn run(manager: Manager, a: McpArgs) -> Result<u8, Error> {
     let failed = |e: Box<dyn std::error::Error + Send + Sync>| Error::new(ErrorKind::Io, format!("mcp: {e}"));
