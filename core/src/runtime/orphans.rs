@@ -16,46 +16,31 @@
 
 use std::time::Duration;
 
-/// SIGKILLs every process in session `sid` whose environment holds `marker`;
-/// repeats while new ones appear (a command may be forking as we go).
+/// SIGKILLs every process in session `sid` whose environment holds `marker`.
 /// Returns how many were killed.
 pub fn kill_session(sid: u32, marker: &str) -> usize {
-    let mut killed = 0;
-    for _ in 0..20 {
-        let found = members(sid, marker);
-        if found.is_empty() {
-            break;
-        }
-        for pid in &found {
-            // SAFETY: plain syscall; the pid was checked just above.
-            unsafe {
-                libc::kill(*pid as i32, libc::SIGKILL);
-            }
-        }
-        killed += found.len();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    killed
+    kill_while(|| members(sid, marker))
 }
 
 /// SIGKILLs every process whose environment holds `marker` (only this
-/// user's environments are readable, and the marker is random), repeating
-/// while new ones appear. Returns how many were killed.
+/// user's environments are readable, and the marker is random). Returns
+/// how many were killed.
 pub fn kill_marked(marker: &str) -> usize {
     let me = std::process::id();
+    kill_while(|| pids().filter(|&pid| pid != me && session_of(pid).is_some() && has_env(pid, marker)).collect())
+}
+
+/// Kills what `find` finds, again while it finds more (a command may be
+/// forking as we go).
+fn kill_while(find: impl Fn() -> Vec<u32>) -> usize {
     let mut killed = 0;
     for _ in 0..20 {
-        let Ok(dir) = std::fs::read_dir("/proc") else { break };
-        let found: Vec<u32> = dir
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&pid| pid != me && alive(pid) && has_env(pid, marker))
-            .collect();
+        let found = find();
         if found.is_empty() {
             break;
         }
         for pid in &found {
-            // SAFETY: plain syscall; the pid carried the random marker just now.
+            // SAFETY: plain syscall; `find` checked the pid just now.
             unsafe {
                 libc::kill(*pid as i32, libc::SIGKILL);
             }
@@ -66,31 +51,29 @@ pub fn kill_marked(marker: &str) -> usize {
     killed
 }
 
-/// Not a zombie (a zombie keeps its environment file but is already dead).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].split_whitespace().next() != Some("Z")))
-        .unwrap_or(false)
+/// Every pid in /proc.
+fn pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
 }
 
 fn members(sid: u32, marker: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| session_of(pid) == Some(sid) && has_env(pid, marker))
-        .collect()
+    pids().filter(|&pid| session_of(pid) == Some(sid) && has_env(pid, marker)).collect()
 }
 
 /// Field 6 of /proc/PID/stat (after the parenthesised command name, which
-/// may itself contain spaces and parentheses).
+/// may itself contain spaces and parentheses); None for a zombie, which
+/// keeps its environment file but is already dead.
 fn session_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut f = rest.split_whitespace();
     let state = f.next()?;
     if state == "Z" {
-        return None; // already dead, waiting for its parent
+        return None;
     }
     f.nth(2)?.parse().ok()
 }
