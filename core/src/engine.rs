@@ -90,11 +90,6 @@ pub fn check_access(endpoint: &str) -> Result<()> {
     }
 }
 
-/// True when some engine endpoint is configured or present (no I/O beyond a stat).
-pub fn configured(explicit: Option<&str>) -> bool {
-    discover(explicit).is_ok()
-}
-
 static CLIENTS: Mutex<Option<HashMap<(u32, String), Docker>>> = Mutex::new(None);
 
 /// A client for `endpoint`, with the API version negotiated once per
